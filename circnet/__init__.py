@@ -1,0 +1,57 @@
+"""circnet: metastatic spread as Markov transport of cells on a graph of the circulation.
+
+Public API (one flat namespace):
+
+default_body      the reference adult body (ICRP 89 flows) as a networkx.DiGraph
+validate          check a body graph; raise BodyError listing every problem
+problems          list the problems of a body graph without raising
+summary           per-organ table of blood inflow, lymph outflow, first bed downstream
+organs            organ names of a body
+lymph_nodes       lymph-node groups of a body
+balance_flows     rebalance flows after an edit, keeping each node's split
+scale_organ_flow  give one organ more or less of the cardiac output
+read_body         read a body from GraphML, node-link JSON or YAML (validated)
+write_body        write a body atomically, format by suffix
+CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
+"""
+
+from .body import (
+    balance_flows,
+    default_body,
+    lymph_nodes,
+    organs,
+    problems,
+    scale_organ_flow,
+    summary,
+    validate,
+)
+from .errors import (
+    BodyError,
+    BodyFileError,
+    CheckpointError,
+    CircnetError,
+    ParameterError,
+    UnknownNameError,
+)
+from .io import read_body, write_body
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "default_body",
+    "validate",
+    "problems",
+    "summary",
+    "organs",
+    "lymph_nodes",
+    "balance_flows",
+    "scale_organ_flow",
+    "read_body",
+    "write_body",
+    "CircnetError",
+    "BodyError",
+    "BodyFileError",
+    "ParameterError",
+    "UnknownNameError",
+    "CheckpointError",
+]
