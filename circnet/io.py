@@ -129,8 +129,10 @@ def write_body(graph: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
         data = {
             "graph": _plain(dict(graph.graph)),
             "nodes": [{"id": _plain(n), **_plain(d)} for n, d in graph.nodes(data=True)],
-            "edges": [{"source": _plain(u), "target": _plain(v), **_plain(d)}
-                      for u, v, d in graph.edges(data=True)],
+            "edges": [
+                {"source": _plain(u), "target": _plain(v), **_plain(d)}
+                for u, v, d in graph.edges(data=True)
+            ],
         }
         with atomic_write(path) as fh:
             yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True)
@@ -140,8 +142,10 @@ def write_body(graph: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------- reading
 def _from_records(data: Any, where: str) -> nx.DiGraph:
     if not isinstance(data, dict):
-        raise BodyFileError(f"{where}: top level must be a mapping with 'nodes' and 'edges' "
-                            f"(got {type(data).__name__})")
+        raise BodyFileError(
+            f"{where}: top level must be a mapping with 'nodes' and 'edges' "
+            f"(got {type(data).__name__})"
+        )
     for key in ("nodes", "edges"):
         if key not in data:
             raise BodyFileError(f"{where}: missing field {key!r}")
@@ -221,8 +225,10 @@ def read_body(path: str | os.PathLike[str], *, validate: bool = True) -> nx.DiGr
             g = nx.read_graphml(path, force_multigraph=False)
         except ET.ParseError as err:
             line, col = err.position
-            raise BodyFileError(f"{where}: malformed GraphML at line {line}, column {col}: "
-                                f"{err.msg if hasattr(err, 'msg') else err}") from err
+            raise BodyFileError(
+                f"{where}: malformed GraphML at line {line}, column {col}: "
+                f"{err.msg if hasattr(err, 'msg') else err}"
+            ) from err
         except (nx.NetworkXError, ValueError, KeyError) as err:
             raise BodyFileError(f"{where}: invalid GraphML: {err}") from err
         if g.is_multigraph() or not g.is_directed():
@@ -230,17 +236,20 @@ def read_body(path: str | os.PathLike[str], *, validate: bool = True) -> nx.DiGr
         for k, v in list(g.graph.items()):
             if isinstance(v, str) and v.startswith(_JSON_PREFIX):
                 try:
-                    g.graph[k] = json.loads(v[len(_JSON_PREFIX):])
+                    g.graph[k] = json.loads(v[len(_JSON_PREFIX) :])
                 except json.JSONDecodeError as err:
-                    raise BodyFileError(f"{where}: graph attribute {k!r} is not valid JSON") from err
+                    raise BodyFileError(
+                        f"{where}: graph attribute {k!r} is not valid JSON"
+                    ) from err
     elif fmt == "json":
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as err:
             raise BodyFileError(f"{where}: not UTF-8 text (byte {err.start})") from err
         except json.JSONDecodeError as err:
-            raise BodyFileError(f"{where}: malformed JSON at line {err.lineno}, "
-                                f"column {err.colno}: {err.msg}") from err
+            raise BodyFileError(
+                f"{where}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+            ) from err
         if isinstance(data, dict) and "links" in data and "edges" not in data:
             data = {**data, "edges": data.pop("links")}
         g = _from_records(data, where)
@@ -260,5 +269,3 @@ def read_body(path: str | os.PathLike[str], *, validate: bool = True) -> nx.DiGr
         if found:
             raise BodyFileError(f"{where}: invalid body:\n  - " + "\n  - ".join(found))
     return g
-
-
