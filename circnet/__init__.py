@@ -10,6 +10,9 @@ organs            organ names of a body
 lymph_nodes       lymph-node groups of a body
 balance_flows     rebalance flows after an edit, keeping each node's split
 scale_organ_flow  give one organ more or less of the cardiac output
+CellProfile       parameters of a detached cell and its hosts, with units and sources
+TransportModel    body + cells -> labelled states, sparse generator; fates, times, propagation
+AbsorbingChain    the sparse linear algebra of an absorbing Markov chain
 read_body         read a body from GraphML, node-link JSON or YAML (validated)
 write_body        write a body atomically, format by suffix
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
@@ -25,6 +28,7 @@ from .body import (
     summary,
     validate,
 )
+from .cells import CellProfile
 from .errors import (
     BodyError,
     BodyFileError,
@@ -34,6 +38,7 @@ from .errors import (
     UnknownNameError,
 )
 from .io import read_body, write_body
+from .transport import AbsorbingChain, FateResult, TransportModel
 
 __version__ = "0.1.0"
 
@@ -46,6 +51,10 @@ __all__ = [
     "lymph_nodes",
     "balance_flows",
     "scale_organ_flow",
+    "CellProfile",
+    "TransportModel",
+    "AbsorbingChain",
+    "FateResult",
     "read_body",
     "write_body",
     "CircnetError",
