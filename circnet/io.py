@@ -3,8 +3,9 @@
 The format is chosen by the file suffix: ``.graphml``, ``.json``, ``.yaml``/``.yml``.
 Round trips are exact: the same nodes, edges and attributes, floats bit for bit
 (all three formats write the shortest ``repr`` that reads back to the same double).
-GraphML cannot hold dictionaries or lists as graph attributes; those are stored as
-JSON text prefixed with ``json:`` and decoded on reading.
+GraphML cannot hold dictionaries, lists or ``None`` as attribute values; those (and
+strings that start with ``json:``) are stored as JSON text prefixed with ``json:`` and
+decoded on reading.
 
 Writes are atomic: the file is written beside its destination under a temporary
 name, flushed to disk, then renamed over the destination, so a crash leaves either
@@ -17,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import networkx as nx
+import numpy as np
 import yaml
 
 from .body import problems
@@ -64,6 +68,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file with mode 0600: give it the mode the old file had, or
+        # the mode a plain open() would give a new file
+        os.chmod(tmp, _file_mode(path))
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
@@ -76,14 +83,25 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
         raise
 
 
+def _file_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 # --------------------------------------------------------------------------- writing
 def _plain(x: Any) -> Any:
-    """numpy scalars to Python scalars, recursively (for JSON and YAML)."""
+    """numpy scalars and arrays to Python scalars and lists, recursively."""
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
-    if hasattr(x, "item") and callable(x.item) and not isinstance(x, (str, bytes)):
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, np.generic):
         return x.item()
     return x
 
@@ -116,8 +134,13 @@ def write_body(graph: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
     if fmt == "graphml":
         g = graph.copy()
         for k, v in list(g.graph.items()):
-            if isinstance(v, (dict, list, tuple)):
-                g.graph[k] = _JSON_PREFIX + json.dumps(_plain(v))
+            g.graph[k] = _to_graphml(v, f"graph attribute {k!r}")
+        for n, d in g.nodes(data=True):
+            for k, v in list(d.items()):
+                d[k] = _to_graphml(v, f"attribute {k!r} of node {n!r}")
+        for u, v, d in g.edges(data=True):
+            for k, x in list(d.items()):
+                d[k] = _to_graphml(x, f"attribute {k!r} of edge {u!r} -> {v!r}")
         with atomic_write(path, "wb") as fh:
             nx.write_graphml(g, fh)
     elif fmt == "json":
@@ -137,6 +160,38 @@ def write_body(graph: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
         with atomic_write(path) as fh:
             yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True)
     return path
+
+
+def _to_graphml(value: Any, what: str) -> Any:
+    """A value GraphML can hold: scalars as they are, anything else as ``json:`` text.
+
+    A string that itself starts with ``json:`` is stored as JSON text too, so that it
+    reads back as the same string.
+    """
+    if isinstance(value, str):
+        return _JSON_PREFIX + json.dumps(value) if value.startswith(_JSON_PREFIX) else value
+    if isinstance(value, (bool, int, float)):
+        return value
+    value = _plain(value)
+    if isinstance(value, (bool, int, float)):
+        return value
+    try:
+        return _JSON_PREFIX + json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as err:
+        raise BodyFileError(
+            f"{what}: cannot store a {type(value).__name__} in GraphML ({err})"
+        ) from err
+
+
+def _from_graphml(attrs: dict[str, Any], what: Callable[[str], str], where: str) -> None:
+    for k, v in list(attrs.items()):
+        if isinstance(v, str) and v.startswith(_JSON_PREFIX):
+            try:
+                attrs[k] = json.loads(v[len(_JSON_PREFIX) :])
+            except json.JSONDecodeError as err:
+                raise BodyFileError(
+                    f"{where}: {what(k)} is not valid JSON after {_JSON_PREFIX!r}"
+                ) from err
 
 
 # --------------------------------------------------------------------------- reading
@@ -224,23 +279,24 @@ def read_body(path: str | os.PathLike[str], *, validate: bool = True) -> nx.DiGr
         try:
             g = nx.read_graphml(path, force_multigraph=False)
         except ET.ParseError as err:
-            line, col = err.position
+            line, col = err.position  # expat counts columns from 0
+            msg = re.sub(r": line \d+, column \d+$", "", str(err))
             raise BodyFileError(
-                f"{where}: malformed GraphML at line {line}, column {col}: "
-                f"{err.msg if hasattr(err, 'msg') else err}"
+                f"{where}: malformed GraphML at line {line}, column {col + 1}: {msg}"
             ) from err
         except (nx.NetworkXError, ValueError, KeyError) as err:
             raise BodyFileError(f"{where}: invalid GraphML: {err}") from err
         if g.is_multigraph() or not g.is_directed():
             raise BodyFileError(f"{where}: a body must be a directed graph without parallel edges")
-        for k, v in list(g.graph.items()):
-            if isinstance(v, str) and v.startswith(_JSON_PREFIX):
-                try:
-                    g.graph[k] = json.loads(v[len(_JSON_PREFIX) :])
-                except json.JSONDecodeError as err:
-                    raise BodyFileError(
-                        f"{where}: graph attribute {k!r} is not valid JSON"
-                    ) from err
+        # networkx adds the GraphML <key> defaults as graph attributes; circnet writes none
+        for k in ("node_default", "edge_default"):
+            if g.graph.get(k) == {}:
+                del g.graph[k]
+        _from_graphml(g.graph, lambda k: f"graph attribute {k!r}", where)
+        for n, d in g.nodes(data=True):
+            _from_graphml(d, lambda k, n=n: f"attribute {k!r} of node {n!r}", where)
+        for u, v, d in g.edges(data=True):
+            _from_graphml(d, lambda k, u=u, v=v: f"attribute {k!r} of edge {u!r} -> {v!r}", where)
     elif fmt == "json":
         try:
             data = json.loads(raw.decode("utf-8"))
