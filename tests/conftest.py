@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny hand-built bodies (see ``bodies.py``) and the default bodies.
+
+pytest puts this directory on ``sys.path`` (rootdir-relative "prepend" import mode), so test
+modules can also ``from bodies import tiny_body`` and ``import strategies``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from bodies import tiny_body as _tiny_body
+from bodies import tiny_portal_body as _tiny_portal_body
+
+import circnet
+
+
+@pytest.fixture
+def tiny_body():
+    """A fresh valid tiny body (3 pools, lung/kidney/muscle, one lymph node, one duct)."""
+    return _tiny_body()
+
+
+@pytest.fixture
+def tiny_portal_body():
+    """The tiny body plus a gut draining through a portal vein into a liver."""
+    return _tiny_portal_body()
+
+
+@pytest.fixture(scope="session")
+def _male_body():
+    return circnet.default_body("male")
+
+
+@pytest.fixture(scope="session")
+def _female_body():
+    return circnet.default_body("female")
+
+
+@pytest.fixture
+def male_body(_male_body):
+    """The default male body (a copy: tests may edit it)."""
+    return _male_body.copy()
+
+
+@pytest.fixture
+def female_body(_female_body):
+    """The default female body (a copy: tests may edit it)."""
+    return _female_body.copy()
