@@ -6,9 +6,12 @@ modules can also ``from bodies import tiny_body`` and ``import strategies``.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from bodies import tiny_body as _tiny_body
 from bodies import tiny_portal_body as _tiny_portal_body
+from hypothesis import HealthCheck, settings
 
 import circnet
 
@@ -45,3 +48,16 @@ def male_body(_male_body):
 def female_body(_female_body):
     """The default female body (a copy: tests may edit it)."""
     return _female_body.copy()
+
+
+# Hypothesis profiles. "dev" (the default) keeps the suite fast: 50 examples, no deadline.
+# "ci" (when $CI is set) is the same, derandomized so that a run is reproducible.
+# HYPOTHESIS_PROFILE=thorough explores 2000 examples per property.
+settings.register_profile(
+    "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, print_blob=True)
+settings.register_profile("thorough", settings.get_profile("dev"), max_examples=2000)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)

@@ -6,10 +6,15 @@ import json
 import math
 import os
 import stat
+import tempfile
+from pathlib import Path
 
 import networkx as nx
 import pytest
 import yaml
+from bodies import tiny_body
+from hypothesis import given
+from hypothesis import strategies as st
 
 import circnet
 from circnet import BodyFileError, read_body, write_body
@@ -322,3 +327,23 @@ def test_read_body_returns_digraph(tmp_path, tiny_body):
     for suffix in (".graphml", ".json", ".yaml"):
         g = read_body(write_body(tiny_body, tmp_path / f"b{suffix}"))
         assert type(g) is nx.DiGraph
+
+
+# --------------------------------------------------------------------------- property
+finite_or_not = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(
+    suffix=st.sampled_from([".graphml", ".json", ".yaml"]),
+    values=st.lists(finite_or_not, min_size=1, max_size=5),
+    text=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+)
+def test_round_trip_any_floats_and_text(suffix, values, text):
+    g = tiny_body()
+    for (u, v), x in zip(sorted(g.edges), values, strict=False):
+        g.edges[u, v]["flow"] = x
+    g.nodes["node"]["label"] = text
+    g.graph["values"] = values
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_body(g, Path(tmp) / f"b{suffix}")
+        assert_same_body(g, read_body(path, validate=False))
