@@ -15,6 +15,7 @@ TransportModel    body + cells -> labelled states, sparse generator; fates, time
 AbsorbingChain    the sparse linear algebra of an absorbing Markov chain
 read_body         read a body from GraphML, node-link JSON or YAML (validated)
 write_body        write a body atomically, format by suffix
+render_html       write a self-contained interactive HTML view of a body (and an overlay)
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
@@ -38,6 +39,7 @@ from .errors import (
     UnknownNameError,
 )
 from .io import read_body, write_body
+from .render import render_html
 from .transport import AbsorbingChain, FateResult, TransportModel
 
 __version__ = "0.1.0"
@@ -57,6 +59,7 @@ __all__ = [
     "FateResult",
     "read_body",
     "write_body",
+    "render_html",
     "CircnetError",
     "BodyError",
     "BodyFileError",
