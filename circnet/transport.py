@@ -144,7 +144,13 @@ class AbsorbingChain:
     # ------------------------------------------------------------------ solves
     @cached_property
     def _lu(self) -> Any:
-        return spla.splu(self._m, permc_spec="COLAMD")
+        try:
+            return spla.splu(self._m, permc_spec="COLAMD")
+        except RuntimeError as err:  # SuperLU: "Factor is exactly singular"
+            raise SolverError(
+                "the transient block of the generator is singular: some cells never reach a "
+                "fate (a loop of states with no death, lodging or exit rate above round-off)"
+            ) from err
 
     @cached_property
     def _ilu(self) -> Any:
@@ -694,3 +700,108 @@ class TransportModel:
             lo = self.with_body(scale_organ_flow(self.body, organ, 1 - rel_step)).fates(primary)
             out[f"flow:{organ}"] = (hi.iloc[j] - lo.iloc[j]) / (2 * rel_step * base)
         return pd.Series(out, name=f"elasticity of P({fate}) from {primary}")
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(
+        self,
+        source: Any,
+        n_cells: int = 0,
+        times: Iterable[float] = (60.0,),
+        rng: Any = None,
+        *,
+        shed_rate: float = 0.0,
+        dt: float | None = None,
+        checkpoint: Any = None,
+        checkpoint_every: int = 100,
+        stop_after: int | None = None,
+        progress: bool | None = None,
+    ) -> Any:
+        """Integer counts of cells in every state at ``times`` (minutes), exact in law.
+
+        Parameters
+        ----------
+        source : str or mapping
+            An organ or lymph-node group (its ``n_cells`` are split over the release
+            distribution by one multinomial draw, and ``shed_rate`` releases more),
+            or a mapping of state label to integer count (a burst).
+        n_cells : int
+            Cells released at time 0 (up to ``2**53``; 1e12 is fine).
+        times : sequence of float
+            Sorted times (minutes) at which to record counts.
+        rng : int, numpy.random.Generator or None
+        shed_rate : float
+            Cells released per minute from ``source`` (a Poisson process), on top of
+            the burst.
+        dt : float, optional
+            Grid step in minutes (exact at grid times whatever its size; see
+            :mod:`circnet.simulate`). Default: from one requested time to the next.
+        checkpoint, checkpoint_every, stop_after, progress
+            See :func:`circnet.simulate.simulate_counts`.
+
+        Returns
+        -------
+        circnet.simulate.SimulationResult
+
+        Examples
+        --------
+        >>> import circnet
+        >>> model = circnet.TransportModel(circnet.default_body())
+        >>> res = model.simulate("colon_rectum", 10**12, [60.0, 1440.0], rng=1)
+        >>> int(res.counts[-1].sum()) == 10**12
+        True
+        """
+        from .simulate import _rng, counts_from, simulate_counts
+
+        gen = _rng(rng)
+        nt = len(self.transient_states)
+        release = None
+        if isinstance(source, str):
+            p0 = self.initial(source)
+            release = np.zeros(len(self.states))
+            release[:nt] = p0
+            if isinstance(n_cells, bool) or int(n_cells) != n_cells or n_cells < 0:
+                raise ParameterError(f"`n_cells` must be a non-negative integer (got {n_cells!r})")
+            from .simulate import MAX_CELLS
+
+            if n_cells > MAX_CELLS:
+                raise ParameterError(f"`n_cells` must be at most 2**53 (got {n_cells:.3g})")
+            c0 = np.zeros(len(self.states), dtype=np.int64)
+            c0[:nt] = gen.multinomial(int(n_cells), p0 / p0.sum())
+        else:
+            if shed_rate:
+                raise ParameterError("`shed_rate` needs a named source (organ or node)")
+            c0 = counts_from(source, self.states, nt, None, n_cells)
+        return simulate_counts(
+            self.generator,
+            self.states,
+            c0,
+            list(times),
+            dt=dt,
+            rng=gen,
+            release=release,
+            release_rate=shed_rate,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            stop_after=stop_after,
+            progress=progress,
+        )
+
+    def trajectories(self, source: Any, n: int, rng: Any = None) -> pd.DataFrame:
+        """Paths of ``n`` individual cells from ``source``, each followed to its fate.
+
+        Returns a tidy table: ``cell``, ``step``, ``state``, ``time_min``.
+
+        Examples
+        --------
+        >>> import circnet
+        >>> model = circnet.TransportModel(circnet.default_body())
+        >>> paths = model.trajectories("colon_rectum", 5, rng=0)
+        >>> sorted(paths.columns)
+        ['cell', 'state', 'step', 'time_min']
+        """
+        from .simulate import trajectories as _trajectories
+
+        p0 = self.initial(source)
+        return _trajectories(
+            self.generator, self.states, len(self.transient_states), p0, n, rng=rng
+        )
