@@ -16,6 +16,11 @@ AbsorbingChain    the sparse linear algebra of an absorbing Markov chain
 read_body         read a body from GraphML, node-link JSON or YAML (validated)
 write_body        write a body atomically, format by suffix
 render_html       write a self-contained interactive HTML view of a body (and an overlay)
+TumourParams      growth (Hahnfeldt 1999), angiogenic switch, shedding, nodal immunity of a tumour
+grow_tumour       deterministic course of one tumour (cells, carrying capacity, shedding)
+simulate_course   the disease course: primary, shedding, metastases that shed in turn, treatment
+resume_course     continue a checkpointed course (bit-identical to an uninterrupted one)
+CourseResult      result of a course: per-site time series, events, daily counts, summary
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
@@ -30,6 +35,7 @@ from .body import (
     validate,
 )
 from .cells import CellProfile
+from .course import CourseResult, resume_course, simulate_course
 from .errors import (
     BodyError,
     BodyFileError,
@@ -41,6 +47,7 @@ from .errors import (
 from .io import read_body, write_body
 from .render import render_html
 from .transport import AbsorbingChain, FateResult, TransportModel
+from .tumour import TumourParams, grow_tumour
 
 __version__ = "0.1.0"
 
@@ -60,6 +67,11 @@ __all__ = [
     "read_body",
     "write_body",
     "render_html",
+    "TumourParams",
+    "grow_tumour",
+    "simulate_course",
+    "resume_course",
+    "CourseResult",
     "CircnetError",
     "BodyError",
     "BodyFileError",
