@@ -21,6 +21,8 @@ grow_tumour       deterministic course of one tumour (cells, carrying capacity, 
 simulate_course   the disease course: primary, shedding, metastases that shed in turn, treatment
 resume_course     continue a checkpointed course (bit-identical to an uninterrupted one)
 CourseResult      result of a course: per-site time series, events, daily counts, summary
+ensemble          run fates / simulations / courses over a parameter design (local or dask)
+grid, sample, saltelli  parameter designs: full grid, Latin hypercube / Sobol', Saltelli
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
@@ -36,6 +38,7 @@ from .body import (
 )
 from .cells import CellProfile
 from .course import CourseResult, resume_course, simulate_course
+from .ensemble import EnsembleResult, ensemble, grid, saltelli, sample
 from .errors import (
     BodyError,
     BodyFileError,
@@ -72,6 +75,11 @@ __all__ = [
     "simulate_course",
     "resume_course",
     "CourseResult",
+    "ensemble",
+    "EnsembleResult",
+    "grid",
+    "sample",
+    "saltelli",
     "CircnetError",
     "BodyError",
     "BodyFileError",
