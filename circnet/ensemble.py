@@ -327,6 +327,11 @@ def _course_outcomes(result: Any) -> dict[str, float]:
     else:
         items = []
     for k, v in items:
+        if k == "detectable_metastatic_sites":
+            out["n_detectable_metastatic_sites"] = float(
+                len([s for s in str(v).split(",") if s.strip()])
+            )
+            continue
         try:
             out[str(k)] = float(v)
         except (TypeError, ValueError):
