@@ -205,3 +205,14 @@ def test_first_detectable_metastasis_matches_the_events(model):
     ts = res.timeseries
     assert ts[(ts["day"] == day) & (ts["site"] == site)]["detectable"].all()
     assert res.burden(day)[site] >= res.params.detection_cells
+
+
+@pytest.mark.slow
+def test_example_course_colon_breast_runs(capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "course_colon_breast.py"
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "colon_rectum primary" in out and "breast primary" in out
