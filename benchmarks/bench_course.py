@@ -1,0 +1,147 @@
+"""Speed of the disease course (issue 5): one 10-year daily course, and 1000 virtual patients.
+
+Targets: one 10-year daily course on the default body with realistic shedding in < 1 s;
+1000 virtual patients in < 5 min on 2 cores (processes, one ``SeedSequence.spawn`` stream
+each). Prints a table and writes it to ``benchmarks/results/course.md``.
+
+Usage::
+
+    python benchmarks/bench_course.py                 # full run (1000 patients)
+    python benchmarks/bench_course.py --patients 100  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+import circnet  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "course.md"
+YEARS = 10
+_MODEL: circnet.TransportModel | None = None
+
+
+def _init_worker(sex: str) -> None:
+    global _MODEL
+    _MODEL = circnet.TransportModel(circnet.default_body(sex))
+    _MODEL.fates(list(_MODEL.organs) + list(_MODEL.lymph_nodes))  # factorise once
+
+
+def _patient(args: tuple[str, np.random.SeedSequence]) -> dict:
+    primary, seed = args
+    c0 = time.process_time()
+    res = circnet.simulate_course(_MODEL, primary, YEARS, rng=np.random.default_rng(seed))
+    s = res.summary
+    return {
+        "cpu": time.process_time() - c0,
+        "first_detectable_day": s["first_detectable_metastasis_day"],
+        "first_detectable_site": s["first_detectable_metastasis_site"],
+        "vascular_metastases": s["vascular_metastases_end"],
+        "metastatic_cells": s["metastatic_cells_end"],
+        "rows": len(res.events),
+    }
+
+
+def single_course(primary: str, sex: str, repeats: int = 5) -> dict:
+    model = circnet.TransportModel(circnet.default_body(sex))
+    model.fates(primary)
+    wall, cpu = [], []
+    for seed in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = circnet.simulate_course(model, primary, YEARS, rng=seed)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {
+        "case": f"one {YEARS}-year daily course, {primary} ({sex}), median of {repeats}",
+        "wall s": statistics.median(wall),
+        "CPU s": statistics.median(cpu),
+        "target": "< 1 s",
+        "note": f"{repeats} seeds; {int(res.daily['shed'].sum()):.3g} cells shed, "
+        f"{int(res.summary['colonies_founded']):.3g} colonies founded (last seed)",
+    }
+
+
+def cohort(n: int, processes: int, primary: str = "colon_rectum", sex: str = "male") -> tuple:
+    seeds = np.random.SeedSequence(20240501).spawn(n)
+    t0 = time.perf_counter()
+    ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    with ctx.Pool(processes, initializer=_init_worker, initargs=(sex,)) as pool:
+        rows = pool.map(_patient, [(primary, s) for s in seeds], chunksize=max(1, n // 40))
+    wall = time.perf_counter() - t0
+    table = pd.DataFrame(rows)
+    cpu = float(table["cpu"].sum())
+    return {
+        "case": f"{n} virtual patients, {primary}, {YEARS} years, {processes} processes",
+        "wall s": wall,
+        "CPU s": cpu,
+        "target": "< 300 s" if n >= 1000 else f"< {300 * n / 1000:.0f} s (pro rata)",
+        "note": f"wall and total CPU; CPU / {processes} = {cpu / processes:.0f} s on "
+        f"{processes} dedicated cores; median {table['cpu'].median():.2f} CPU s per course",
+    }, table
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def fmt(x: object) -> str:
+        return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=1000)
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args(argv)
+    rows = [single_course("colon_rectum", "male"), single_course("breast", "female")]
+    c, table = cohort(args.patients, args.processes)
+    rows.append(c)
+    out = pd.DataFrame(rows)
+    pd.set_option("display.width", 200)
+    print(out.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    det = table["first_detectable_day"]
+    print(
+        f"\ncohort: {det.notna().mean():.0%} with a detectable metastasis by {YEARS} years; "
+        f"median day {det.median():.0f}; sites: "
+        + ", ".join(f"{k} {v}" for k, v in table["first_detectable_site"].value_counts().items())
+    )
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+        text = [
+            "# Disease course benchmark (`benchmarks/bench_course.py`)",
+            "",
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
+            f"visible, Python {platform.python_version()}, numpy {np.__version__}; "
+            f"load average at the end {load[0]} (the cores are shared with other work: "
+            "wall times include waiting for a core, CPU times do not).",
+            "",
+            _markdown(out),
+            "",
+            f"Cohort: {det.notna().mean():.0%} of {len(table)} patients have a detectable "
+            f"metastasis by {YEARS} years (median day {det.median():.0f}); first sites: "
+            + ", ".join(
+                f"{k} {v}" for k, v in table["first_detectable_site"].value_counts().items()
+            )
+            + ".",
+            "",
+        ]
+        RESULTS.write_text("\n".join(text))
+        print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
