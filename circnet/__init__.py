@@ -23,6 +23,11 @@ resume_course     continue a checkpointed course (bit-identical to an uninterrup
 CourseResult      result of a course: per-site time series, events, daily counts, summary
 ensemble          run fates / simulations / courses over a parameter design (local or dask)
 grid, sample, saltelli  parameter designs: full grid, Latin hypercube / Sobol', Saltelli
+calibrate         fit per-organ receptivity (soil) to counts of metastatic sites by primary
+cross_validate    leave-one-primary-out cross-validation of calibrate
+CalibrationResult result of calibrate: factors with intervals, fit per primary, fitted cells
+load_autopsy      published autopsy series of metastatic sites by primary (DiSibio 2008)
+load_receptivity  read saved receptivity factors into a CellProfile
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
@@ -35,6 +40,13 @@ from .body import (
     scale_organ_flow,
     summary,
     validate,
+)
+from .calibrate import (
+    CalibrationResult,
+    calibrate,
+    cross_validate,
+    load_autopsy,
+    load_receptivity,
 )
 from .cells import CellProfile
 from .course import CourseResult, resume_course, simulate_course
@@ -80,6 +92,11 @@ __all__ = [
     "grid",
     "sample",
     "saltelli",
+    "calibrate",
+    "cross_validate",
+    "CalibrationResult",
+    "load_autopsy",
+    "load_receptivity",
     "CircnetError",
     "BodyError",
     "BodyFileError",
