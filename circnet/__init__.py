@@ -16,6 +16,10 @@ AbsorbingChain    the sparse linear algebra of an absorbing Markov chain
 read_body         read a body from GraphML, node-link JSON or YAML (validated)
 write_body        write a body atomically, format by suffix
 render_html       write a self-contained interactive HTML view of a body (and an overlay)
+plot_fates        bar chart of fate probabilities, one or several primaries (PNG/SVG)
+plot_propagation  where released cells are over time, by state group (PNG/SVG)
+plot_course       a disease course: burden per site (log), event timeline (PNG/SVG)
+course_report     one self-contained HTML report of a course: network, plots, tables
 TumourParams      growth (Hahnfeldt 1999), angiogenic switch, shedding, nodal immunity of a tumour
 grow_tumour       deterministic course of one tumour (cells, carrying capacity, shedding)
 simulate_course   the disease course: primary, shedding, metastases that shed in turn, treatment
@@ -60,7 +64,9 @@ from .errors import (
     UnknownNameError,
 )
 from .io import read_body, write_body
+from .plots import plot_course, plot_fates, plot_propagation
 from .render import render_html
+from .report import course_report
 from .transport import AbsorbingChain, FateResult, TransportModel
 from .tumour import TumourParams, grow_tumour
 
@@ -82,6 +88,10 @@ __all__ = [
     "read_body",
     "write_body",
     "render_html",
+    "plot_fates",
+    "plot_propagation",
+    "plot_course",
+    "course_report",
     "TumourParams",
     "grow_tumour",
     "simulate_course",

@@ -348,7 +348,7 @@ def _overlay(body: nx.DiGraph, overlay: Any) -> _Overlay:
         frame = overlay.to_frame().T
         timed = False
     elif isinstance(overlay, pd.DataFrame):
-        name = "value"
+        name = "value" if overlay.columns.name is None else str(overlay.columns.name)
         frame = overlay
         timed = True
         if len(frame.index) == 0:
@@ -738,7 +738,8 @@ def render_html(
         one node are summed; node size and colour follow their square root; the
         tooltip shows them. A Series' ``name`` names the values. A DataFrame indexed
         by time (its index name, e.g. ``"day"``, labels the readout) with labels as
-        columns adds a slider and a play button that step through its rows.
+        columns adds a slider and a play button that step through its rows; its
+        ``columns.name`` names the values.
     title : str, optional
         Page heading (shown as text). Default: the body's ``name`` graph attribute.
     physics : bool, default False

@@ -1,0 +1,584 @@
+"""Static plots of circnet results with matplotlib (the optional extra ``plot``).
+
+Install with ``pip install 'circnet[plot]'``; matplotlib is imported inside the
+functions only, so ``import circnet`` never needs it. Each function takes a result
+object (fates, a distribution over time, a disease course), draws one figure and
+writes it atomically as PNG or SVG, chosen by the suffix of ``path``; it returns the
+path. Figures are built with :class:`matplotlib.figure.Figure` directly (no
+``pyplot``): no global state, no display, any backend.
+
+========================  ==========================================================
+:func:`plot_fates`        bar chart of fate probabilities, one or several primaries
+:func:`plot_propagation`  where released cells are over time, by state group
+:func:`plot_course`       a disease course: burden per site (log scale), event timeline
+:func:`group_states`      sum a time x state table into the state groups below
+========================  ==========================================================
+
+State groups (:data:`STATE_GROUPS`): ``in blood`` (``transit:`` at a pool or capillary
+bed), ``lodged``, ``in tissue``, ``in lymph`` (``transit:`` at a lymph node or duct,
+and ``trapped:``), ``dead``, ``colonised`` (``colony:`` and ``node:`` fates).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .errors import CircnetError, ParameterError
+from .io import atomic_write
+
+__all__ = [
+    "plot_fates",
+    "plot_propagation",
+    "plot_course",
+    "group_states",
+    "STATE_GROUPS",
+    "PLOT_FORMATS",
+    "OptionalDependencyError",
+]
+
+#: State groups of :func:`group_states`, in drawing order.
+STATE_GROUPS = ("in blood", "lodged", "in tissue", "in lymph", "dead", "colonised")
+#: Suffix -> matplotlib format of the files the plot functions write.
+PLOT_FORMATS = {".png": "png", ".svg": "svg"}
+
+_GROUP_COLOURS = {
+    "in blood": "#d32f2f",
+    "lodged": "#f0964a",
+    "in tissue": "#c8a27a",
+    "in lymph": "#2e9d3a",
+    "dead": "#9e9e9e",
+    "colonised": "#54278f",
+}
+_EVENT_STYLE = {  # kind -> (marker, colour, legend text)
+    "angiogenic_switch": ("^", "#d32f2f", "angiogenic switch"),
+    "detectable": ("*", "#000000", "detectable"),
+    "cleared": ("x", "#616161", "cleared"),
+}
+_LYMPH_KINDS = ("lymph_node", "lymph_duct")
+
+
+class OptionalDependencyError(CircnetError, ImportError):
+    """An optional dependency (matplotlib, for plots) is not installed."""
+
+
+# --------------------------------------------------------------------------- plumbing
+def _figure(width: float, height: float) -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise OptionalDependencyError(
+            "plotting needs matplotlib, which is not installed: pip install 'circnet[plot]'"
+        ) from err
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _format_of(path: str | Path) -> tuple[Path, str]:
+    path = Path(path)
+    fmt = PLOT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ParameterError(
+            f"`path` {str(path)!r} must end in {' or '.join(PLOT_FORMATS)} "
+            f"(got suffix {path.suffix!r})"
+        )
+    return path, fmt
+
+
+def _rc() -> dict[str, Any]:
+    # reproducible SVG (fixed ids, no date) with text as paths: no fonts needed to view it
+    return {"svg.hashsalt": "circnet", "svg.fonttype": "path", "font.size": 10}
+
+
+def _render(fig: Any, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    meta = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context(_rc()):
+        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
+    return buf.getvalue()
+
+
+def _save(fig: Any, path: Path, fmt: str) -> Path:
+    data = _render(fig, fmt)
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def _text(x: float) -> str:
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e-3:
+        return format(x, ".3g")
+    return f"{x:.2e}"
+
+
+# --------------------------------------------------------------------------- fates
+def _fate_table(fates: Any) -> pd.DataFrame:
+    """Rows: primaries; columns: fates."""
+    from .transport import FateResult
+
+    if isinstance(fates, FateResult):
+        fates = fates.probabilities
+    if isinstance(fates, pd.Series):
+        name = "fates" if fates.name in (None, "probability") else str(fates.name)
+        table = fates.to_frame(name).T
+    elif isinstance(fates, pd.DataFrame):
+        table = fates
+    elif isinstance(fates, Mapping):
+        rows = {}
+        for k, v in fates.items():
+            if isinstance(v, FateResult):
+                v = v.probabilities
+            rows[str(k)] = pd.Series(v, dtype=float)
+        table = pd.DataFrame(rows).T.fillna(0.0)
+    else:
+        raise ParameterError(
+            "`fates` must be a pandas Series (one primary), a DataFrame (rows: primaries), "
+            f"a FateResult or a mapping of primary to fates (got {type(fates).__name__})"
+        )
+    try:
+        values = table.to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"`fates` must hold probabilities ({err})") from err
+    if table.empty:
+        raise ParameterError("`fates` is empty")
+    if not np.all(np.isfinite(values)) or (values < 0).any() or (values > 1 + 1e-9).any():
+        raise ParameterError("`fates` must hold probabilities in [0, 1]")
+    return table.astype(float)
+
+
+def _fates_figure(
+    fates: Any, *, top: int = 10, include_dead: bool = False, log: bool = True, title: Any = None
+) -> Any:
+    table = _fate_table(fates)
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ParameterError(f"`top` must be a positive integer (got {top!r})")
+    shown = table.drop(columns=["dead"], errors="ignore") if not include_dead else table
+    order = shown.max(axis=0).sort_values(ascending=False)
+    order = order[order > 0].index[:top].tolist() or list(shown.columns[:top])
+    data = shown[order]
+    n_rows, n_fates = data.shape
+    fig = _figure(7.5, 1.2 + 0.32 * n_fates * max(1, min(n_rows, 3)))
+    ax = fig.add_subplot()
+    height = 0.8 / n_rows
+    y = np.arange(n_fates)
+    colours = [f"C{i % 10}" for i in range(n_rows)]
+    for i, (primary, row) in enumerate(data.iterrows()):
+        pos = y - 0.4 + height * (i + 0.5)
+        vals = row.to_numpy()
+        bars = ax.barh(pos, vals, height=height * 0.92, color=colours[i], label=str(primary))
+        for b, v in zip(bars, vals, strict=True):
+            if v > 0:
+                ax.annotate(
+                    _text(v),
+                    (b.get_width(), b.get_y() + b.get_height() / 2),
+                    xytext=(3, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7,
+                )
+    ax.set_yticks(y, [str(c) for c in order])
+    ax.invert_yaxis()
+    positive = data.to_numpy()[data.to_numpy() > 0]
+    if log and positive.size:
+        ax.set_xscale("log")
+        ax.set_xlim(positive.min() / 3, min(positive.max() * 8, 3))
+    ax.set_xlabel(
+        "probability that a shed cell ends in this fate" + (" (log scale)" if log else "")
+    )
+    ax.grid(axis="x", alpha=0.3)
+    if n_rows > 1:
+        ax.legend(title="primary", fontsize=8, loc="lower right")
+    if title is None:
+        names = ", ".join(str(p) for p in data.index[:4]) + ("..." if n_rows > 4 else "")
+        title = f"Fates of cells shed by a tumour: {names}"
+        if not include_dead and "dead" in table.columns:
+            dead = ", ".join(_text(v) for v in table["dead"].iloc[:4])
+            title += f"\n(dead: {dead}; top {len(order)} other fates shown)"
+    ax.set_title(str(title), fontsize=10)
+    return fig
+
+
+def plot_fates(
+    fates: Any,
+    path: str | Path,
+    *,
+    top: int = 10,
+    include_dead: bool = False,
+    log: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Bar chart of fate probabilities of shed cells, for one or several primaries.
+
+    Parameters
+    ----------
+    fates : pandas.Series, pandas.DataFrame, FateResult or mapping
+        What :meth:`TransportModel.fates` returns: a Series for one primary (its
+        ``name`` is the primary), or a DataFrame with one row per primary; also a
+        :class:`~circnet.FateResult` or a mapping of primary to either.
+    path : str or pathlib.Path
+        File to write, ``.png`` or ``.svg`` (atomically; parent folders are created).
+    top : int
+        Show the ``top`` most likely fates (by their largest probability over the
+        primaries).
+    include_dead : bool
+        Draw ``dead`` as a bar too (by default its probability is in the title: it is
+        close to 1 and would dwarf the rest).
+    log : bool
+        Logarithmic probability axis.
+    title : str, optional
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OptionalDependencyError
+        matplotlib is not installed (``pip install 'circnet[plot]'``).
+    ParameterError
+        Bad ``fates``, ``top`` or suffix.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import circnet
+    >>> from circnet.plots import plot_fates
+    >>> model = circnet.TransportModel(circnet.default_body())
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> out = plot_fates(model.fates(["colon_rectum", "lung"]), folder / "fates.png")
+    >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    path, fmt = _format_of(path)
+    fig = _fates_figure(fates, top=top, include_dead=include_dead, log=log, title=title)
+    return _save(fig, path, fmt)
+
+
+# --------------------------------------------------------------------------- propagation
+def _state_group(label: str, lymph_transit: set[str]) -> str:
+    prefix, _, name = str(label).partition(":")
+    if prefix == "transit":
+        return "in lymph" if name in lymph_transit else "in blood"
+    return {
+        "lodged": "lodged",
+        "tissue": "in tissue",
+        "trapped": "in lymph",
+        "dead": "dead",
+        "colony": "colonised",
+        "node": "colonised",
+    }.get(prefix, "other")
+
+
+def group_states(table: Any, body: nx.DiGraph | None = None) -> pd.DataFrame:
+    """Sum the columns of a time x state table into the groups of :data:`STATE_GROUPS`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or SimulationResult
+        Columns are state labels (``transit:<node>``, ``lodged:<bed>``, ...), e.g. the
+        output of :meth:`TransportModel.propagate` or ``SimulationResult.to_frame()``.
+    body : networkx.DiGraph, optional
+        Tells lymph nodes and ducts from blood nodes for ``transit:`` states. Without
+        it a node counts as lymph if the table has a ``trapped:`` state for it or its
+        name contains "duct" or "cisterna".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index, one column per group (groups with no state are left out; states
+        with an unknown prefix go to ``"other"``).
+
+    Examples
+    --------
+    >>> import circnet
+    >>> from circnet.plots import group_states
+    >>> model = circnet.TransportModel(circnet.default_body())
+    >>> groups = group_states(model.propagate("colon_rectum", [0.0, 600.0]), model.body)
+    >>> list(groups.columns)
+    ['in blood', 'lodged', 'in tissue', 'in lymph', 'dead', 'colonised']
+    >>> bool(abs(groups.sum(axis=1) - 1).max() < 1e-12)
+    True
+    """
+    if hasattr(table, "to_frame") and hasattr(table, "counts"):
+        table = table.to_frame()
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(
+            "`table` must be a DataFrame of states over time or a SimulationResult "
+            f"(got {type(table).__name__})"
+        )
+    cols = [str(c) for c in table.columns]
+    if body is not None:
+        lymph = {str(n) for n, d in body.nodes(data=True) if d.get("kind") in _LYMPH_KINDS}
+    else:
+        lymph = {c.partition(":")[2] for c in cols if c.startswith("trapped:")}
+        lymph |= {
+            c.partition(":")[2]
+            for c in cols
+            if c.startswith("transit:") and ("duct" in c or "cisterna" in c)
+        }
+    groups = [_state_group(c, lymph) for c in cols]
+    out = table.T.groupby(pd.Index(groups), sort=False).sum().T
+    order = [g for g in (*STATE_GROUPS, "other") if g in out.columns]
+    return out[order]
+
+
+def _time_axis(minutes: np.ndarray) -> tuple[np.ndarray, str]:
+    top = float(np.max(minutes)) if minutes.size else 0.0
+    if top >= 3 * 1440:
+        return minutes / 1440.0, "days"
+    if top >= 180:
+        return minutes / 60.0, "hours"
+    return minutes, "minutes"
+
+
+def _propagation_figure(
+    dist: Any,
+    *,
+    body: Any = None,
+    stacked: bool = True,
+    log_time: bool = False,
+    title: Any = None,
+) -> Any:
+    counts = hasattr(dist, "counts")
+    groups = group_states(dist, body)
+    if log_time:
+        groups = groups[np.asarray(groups.index, dtype=float) > 0]
+    if len(groups.index) == 0:
+        raise ParameterError("`dist` has no rows (one row per time, after 0 with `log_time`)")
+    minutes = np.asarray(groups.index, dtype=float)
+    t, unit = _time_axis(minutes)
+    fig = _figure(7.5, 4.2)
+    ax = fig.add_subplot()
+    values = groups.to_numpy(dtype=float)
+    colours = [_GROUP_COLOURS.get(g, "#000000") for g in groups.columns]
+    if stacked:
+        ax.stackplot(t, values.T, labels=list(groups.columns), colors=colours, alpha=0.85)
+        ax.set_ylim(0, max(float(values.sum(axis=1).max()), 1e-300))
+    else:
+        for j, g in enumerate(groups.columns):
+            ax.plot(t, values[:, j], label=g, color=colours[j], lw=1.8)
+    ax.set_xlim(float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1)
+    if log_time:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"time after release ({unit}{', log scale' if log_time else ''})")
+    ax.set_ylabel("cells" if counts else "probability")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.set_title(str(title) if title is not None else "Where the released cells are", fontsize=10)
+    return fig
+
+
+def plot_propagation(
+    dist: Any,
+    path: str | Path,
+    *,
+    body: nx.DiGraph | None = None,
+    stacked: bool = True,
+    log_time: bool = False,
+    title: str | None = None,
+) -> Path:
+    """Where released cells are over time: in blood, lodged, in tissue, in lymph, dead,
+    colonised.
+
+    Parameters
+    ----------
+    dist : pandas.DataFrame or SimulationResult
+        States over time, indexed by minutes: :meth:`TransportModel.propagate`
+        (probabilities) or :meth:`TransportModel.simulate` (counts).
+    path : str or pathlib.Path
+        ``.png`` or ``.svg`` (written atomically).
+    body : networkx.DiGraph, optional
+        The body, to tell lymph from blood nodes exactly (see :func:`group_states`).
+    stacked : bool
+        Stacked areas (default) or one line per group.
+    log_time : bool
+        Logarithmic time axis (rows at time 0 are left out): shows minutes and days
+        in one picture.
+    title : str, optional
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import circnet
+    >>> from circnet.plots import plot_propagation
+    >>> model = circnet.TransportModel(circnet.default_body())
+    >>> dist = model.propagate("colon_rectum", [0.0, 10.0, 60.0, 600.0, 1440.0])
+    >>> out = plot_propagation(dist, pathlib.Path(tempfile.mkdtemp()) / "p.svg", body=model.body)
+    >>> b"<svg" in out.read_bytes()[:500]
+    True
+    """
+    path, fmt = _format_of(path)
+    fig = _propagation_figure(dist, body=body, stacked=stacked, log_time=log_time, title=title)
+    return _save(fig, path, fmt)
+
+
+# --------------------------------------------------------------------------- course
+def _course_figure(result: Any, *, top: int = 8, title: Any = None) -> Any:
+    for attr in ("timeseries", "events", "daily", "primary", "params"):
+        if not hasattr(result, attr):
+            raise ParameterError(
+                f"`result` must be a CourseResult (got {type(result).__name__} without {attr!r})"
+            )
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ParameterError(f"`top` must be a positive integer (got {top!r})")
+    ts = result.timeseries
+    events = result.events
+    primary = str(result.primary)
+    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
+    cells.columns = [str(c) for c in cells.columns]
+    end_days = float(cells.index.max()) if len(cells.index) else 0.0
+    scale, unit = (365.25, "years") if end_days > 730 else (1.0, "days")
+    others = [c for c in cells.columns if c != primary]
+    ranked = cells[others].max(axis=0).sort_values(ascending=False) if others else pd.Series()
+    shown = [c for c in ranked.index[: max(top - 1, 1)] if ranked[c] > 0]
+
+    fig = _figure(8.5, 7.5)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    t = np.asarray(cells.index, dtype=float) / scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if primary in cells.columns:
+            v = cells[primary].to_numpy(dtype=float)
+            ax.plot(
+                t, np.where(v > 0, v, np.nan), color="black", lw=2.2, label=f"{primary} (primary)"
+            )
+        for i, site in enumerate(shown):
+            v = cells[site].to_numpy(dtype=float)
+            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=f"C{i % 10}", label=site)
+        daily = result.daily
+        if "metastatic_cells" in daily and len(daily):
+            v = daily["metastatic_cells"].to_numpy(dtype=float)
+            ax.plot(
+                np.asarray(daily.index, dtype=float) / scale,
+                np.where(v > 0, v, np.nan),
+                color="#54278f",
+                lw=1.2,
+                ls="--",
+                label="all metastases",
+            )
+    det = float(getattr(result.params, "detection_cells", math.nan))
+    if math.isfinite(det):
+        ax.axhline(det, color="#616161", lw=0.9, ls=":")
+        ax.annotate(
+            f"detectable ({det:.0e} cells)",
+            (0.005, det),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+            color="#616161",
+        )
+    if ax.has_data():
+        ax.set_yscale("log")
+    ax.set_ylabel("tumour cells at the site (log scale)")
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if title is None:
+        span = f"{end_days / 365.25:.3g} years" if unit == "years" else f"{end_days:g} days"
+        title = f"Disease course from a primary in {primary}: {span}"
+    ax.set_title(str(title), fontsize=10)
+
+    # event timeline: one row per site, seeding period as a bar, events as markers
+    ev = events.copy()
+    ev["site"] = ev["site"].astype(str)
+    ev["kind"] = ev["kind"].astype(str)
+    founded = ev[ev["kind"] == "founded"].groupby("site")["day"].agg(["min", "max"])
+    founded_n = ev[ev["kind"] == "founded"].groupby("site")["count"].sum()
+    marked = ev[ev["kind"].isin(list(_EVENT_STYLE))]
+    sites = list(dict.fromkeys([primary, *founded_n.sort_values(ascending=False).index]))
+    sites = [s for s in sites if s in founded.index or s in set(marked["site"]) or s == primary]
+    sites = sites[: max(top * 2, 12)]
+    row = {s: i for i, s in enumerate(sites)}
+    for s in sites:
+        if s in founded.index:
+            lo, hi = founded.loc[s]
+            ax2.plot(
+                [lo / scale, hi / scale], [row[s]] * 2, color="#b39ddb", lw=5, solid_capstyle="butt"
+            )
+            ax2.plot([lo / scale], [row[s]], "o", ms=4, color="#54278f")
+    for kind, (marker, colour, text) in _EVENT_STYLE.items():
+        e = marked[(marked["kind"] == kind) & marked["site"].isin(row)]
+        ax2.scatter(
+            e["day"].to_numpy(dtype=float) / scale,
+            [row[s] for s in e["site"]],
+            marker=marker,
+            s=40,
+            color=colour,
+            label=text,
+            zorder=3,
+        )
+    ax2.plot([], [], color="#b39ddb", lw=5, label="colonies founded (first to last)")
+    for kind, colour, text in (
+        ("surgery", "#1e63c4", "surgery"),
+        ("inhibitor_start", "#2e9d3a", "inhibitor from"),
+    ):
+        for day in ev.loc[ev["kind"] == kind, "day"].unique():
+            for a in (ax, ax2):
+                a.axvline(float(day) / scale, color=colour, lw=1.2, ls="--")
+            ax2.plot([], [], color=colour, ls="--", label=text)
+    ax2.set_yticks(range(len(sites)), sites, fontsize=8)
+    ax2.set_ylim(len(sites) - 0.5, -0.5)
+    ax2.set_xlabel(f"time since the start ({unit})")
+    ax2.set_title("Events per site", fontsize=9)
+    ax2.grid(axis="x", alpha=0.3)
+    handles, labels = ax2.get_legend_handles_labels()
+    uniq = dict(zip(labels, handles, strict=True))
+    ax2.legend(
+        uniq.values(), uniq.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )  # fmt: skip
+    ax2.set_xlim(0, max(end_days, 1.0) / scale)
+    return fig
+
+
+def plot_course(result: Any, path: str | Path, *, top: int = 8, title: str | None = None) -> Path:
+    """The disease course: tumour burden per site over time, and the events per site.
+
+    Top panel: cells at the primary and at the ``top - 1`` metastatic sites with the
+    largest burden, on a log scale, with the total metastatic burden and the detection
+    threshold. Bottom panel: per site, the period in which colonies were founded, the
+    angiogenic switches, the days tumours became detectable or were cleared; surgery
+    and the start of an angiogenesis inhibitor as dashed vertical lines.
+
+    Parameters
+    ----------
+    result : CourseResult
+        From :func:`circnet.simulate_course`.
+    path : str or pathlib.Path
+        ``.png`` or ``.svg`` (written atomically).
+    top : int
+        Number of sites drawn in the top panel (the primary included).
+    title : str, optional
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import circnet
+    >>> from circnet.plots import plot_course
+    >>> res = circnet.simulate_course(circnet.default_body(), "colon_rectum", 1, rng=1)
+    >>> out = plot_course(res, pathlib.Path(tempfile.mkdtemp()) / "course.png")
+    >>> out.stat().st_size > 1000
+    True
+    """
+    path, fmt = _format_of(path)
+    fig = _course_figure(result, top=top, title=title)
+    return _save(fig, path, fmt)

@@ -1,0 +1,390 @@
+"""A disease-course report: one self-contained HTML file with the network, plots and tables.
+
+:func:`course_report` writes the page of :func:`circnet.render_html` (the body with the
+course as a time overlay: a slider and a play button step through the days) and adds,
+below the network, the summary of the course, the plots of :mod:`circnet.plots`
+(embedded as ``data:`` images, so the file needs nothing else and no network) and the
+per-site and event tables. Every text that comes from the data is HTML-escaped; the
+page keeps render_html's Content-Security-Policy, which blocks every request.
+
+:func:`course_overlay` turns a course into the overlay table: days x body nodes, the
+tumour cells at each site (on a log scale by default: the primary outgrows the
+metastases by orders of magnitude, and node size follows the square root of the
+value).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import numbers
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .body import organs, tissue_of
+from .errors import CircnetError, ParameterError
+from .io import atomic_write
+from .render import render_html
+
+__all__ = ["course_report", "course_overlay"]
+
+_HEAD_END = "</head>"
+_DATA_SCRIPT = '<script type="application/json" id="circnet-data">'
+_BODY_END = "</body>"
+# open the report at the end of the course (render_html's page starts at the first frame)
+_LAST_FRAME_JS = """<script>
+(function () {
+  var c = window.circnet;
+  if (c && c.overlay && c.overlay.values) { c.setFrame(c.overlay.values.length - 1); }
+})();
+</script>
+"""
+_MISSING_PLOT = "plots need matplotlib, which is not installed: pip install 'circnet[plot]'"
+
+_CSS = """<style>
+html, body { height: auto; }
+#circnet-main { flex: none; height: 78vh; min-height: 420px; }
+#circnet-report { padding: 8px 24px 32px; max-width: 1200px; font-size: 14px; line-height: 1.45; }
+#circnet-report h2 { font-size: 18px; margin: 22px 0 6px; font-weight: 600;
+  border-bottom: 1px solid #ddd; padding-bottom: 3px; }
+#circnet-report p.note { color: #555; margin: 4px 0; }
+#circnet-report figure { margin: 8px 0; }
+#circnet-report figure img { max-width: 100%; height: auto; background: #fff;
+  border: 1px solid #e0e0e0; }
+#circnet-report figcaption { font-size: 12px; color: #555; }
+#circnet-report table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
+#circnet-report th, #circnet-report td { border: 1px solid #ddd; padding: 3px 8px;
+  text-align: left; vertical-align: top; }
+#circnet-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+#circnet-report th { background: #f3f1ee; }
+#circnet-report .cols { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+</style>
+"""
+
+
+# --------------------------------------------------------------------------- overlay
+def course_overlay(
+    result: Any, body: nx.DiGraph, *, max_frames: int = 400, log: bool = True
+) -> pd.DataFrame:
+    """Tumour cells per site over a course, as a time overlay for :func:`render_html`.
+
+    Parameters
+    ----------
+    result : CourseResult
+    body : networkx.DiGraph
+        The body of the course; an organ's cells fall on its tissue node, a lymph-node
+        group's on its node.
+    max_frames : int
+        At most this many rows (days evenly subsampled; the last day is kept).
+    log : bool
+        ``log10(cells + 1)`` (default) instead of cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``day``; one column per body node that ever held a tumour; the
+        ``columns.name`` says what the values are.
+
+    Examples
+    --------
+    >>> import circnet
+    >>> from circnet.report import course_overlay
+    >>> body = circnet.default_body()
+    >>> res = circnet.simulate_course(body, "colon_rectum", 1, rng=1)
+    >>> ov = course_overlay(res, body, max_frames=50)
+    >>> len(ov) <= 50, ov.index.name, ov.columns.name
+    (True, 'day', 'log10(tumour cells + 1)')
+    >>> bool(ov["colon_rectum"].iloc[-1] > 6)
+    True
+    """
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
+        raise ParameterError(f"`max_frames` must be an integer >= 2 (got {max_frames!r})")
+    ts = result.timeseries
+    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
+    cells = cells.fillna(0.0)
+    known = set(organs(body))
+    columns = {}
+    for site in cells.columns:
+        node = tissue_of(body, site) if site in known else site
+        columns[site] = node
+    cells = cells.rename(columns=columns)
+    cells = cells.T.groupby(level=0, sort=False).sum().T  # two sites on one node: summed
+    n = len(cells.index)
+    if n > max_frames:
+        stride = math.ceil((n - 1) / (max_frames - 1))
+        keep = list(range(0, n, stride))
+        if keep[-1] != n - 1:
+            keep.append(n - 1)
+        if len(keep) > max_frames:
+            keep = keep[: max_frames - 1] + [n - 1]
+        cells = cells.iloc[keep]
+    values = np.log10(cells.clip(lower=0.0) + 1.0) if log else cells.clip(lower=0.0)
+    out = pd.DataFrame(values, index=pd.Index(cells.index, name="day"), columns=cells.columns)
+    out.columns = pd.Index(list(out.columns), name="log10(tumour cells + 1)" if log else "cells")
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+def _num(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, numbers.Integral):
+        return f"{int(x):,}"
+    if isinstance(x, numbers.Real):
+        x = float(x)
+        if x == 0:
+            return "0"
+        if x.is_integer() and abs(x) < 1e6:
+            return f"{x:,.0f}"
+        if 1e-3 <= abs(x) < 1e6:
+            return format(x, ".4g")
+        return f"{x:.3e}"
+    return str(x)
+
+
+def _cell(x: Any) -> str:
+    numeric = isinstance(x, numbers.Number) and not isinstance(x, (bool, np.bool_))
+    cls = ' class="num"' if numeric else ""
+    return f"<td{cls}>{html.escape(_num(x))}</td>"
+
+
+def _table(header: list[str], rows: list[list[Any]], *, caption: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(_cell(x) for x in r) + "</tr>" for r in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+
+
+def _figure_html(fig: Any, alt: str, caption: str) -> str:
+    from .plots import _render
+
+    data = base64.b64encode(_render(fig, "svg")).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _summary_rows(summary: pd.Series) -> list[list[Any]]:
+    rows = []
+    for k, v in summary.items():
+        name = str(k).replace("_", " ")
+        if isinstance(v, str) and v == "":
+            v = "none"
+        rows.append([name, v])
+    return rows
+
+
+def _site_rows(result: Any) -> list[list[Any]]:
+    ts = result.timeseries
+    ev = result.events
+    end = ts[ts["day"] == ts["day"].max()].set_index("site")
+    founded = ev[ev["kind"] == "founded"]
+    first = founded.groupby("site", observed=True)["day"].min()
+    total = founded.groupby("site", observed=True)["count"].sum()
+    rows = []
+    for site, r in end.sort_values("total_cells", ascending=False).iterrows():
+        rows.append(
+            [
+                str(site) + (" (primary)" if str(site) == str(result.primary) else ""),
+                float(first.get(site, math.nan)),
+                int(total.get(site, 0)),
+                int(r["n_tumours"]),
+                int(r["n_vascular"]),
+                float(r["total_cells"]),
+                float(r["largest_cells"]),
+                bool(r["detectable"]),
+            ]
+        )
+    return rows
+
+
+def _event_rows(result: Any, limit: int) -> tuple[list[list[Any]], int]:
+    ev = result.events
+    ev = ev[ev["kind"].astype(str) != "founded"]
+    rows = [
+        [float(r.day), str(r.site), str(r.kind), int(r.count), float(r.cells), bool(r.primary)]
+        for r in ev.head(limit).itertuples(index=False)
+    ]
+    return rows, len(ev)
+
+
+# --------------------------------------------------------------------------- the report
+def course_report(
+    result: Any,
+    body: nx.DiGraph,
+    path: str | Path,
+    *,
+    fates: pd.Series | None = None,
+    propagation: pd.DataFrame | None = None,
+    title: str | None = None,
+    notes: list[str] | None = None,
+    plots: bool = True,
+    max_frames: int = 400,
+    max_events: int = 300,
+) -> Path:
+    """Write a disease-course report: network with a time control, plots and tables.
+
+    One self-contained HTML file (no network needed, every request blocked): the page
+    of :func:`circnet.render_html` with :func:`course_overlay` as its time overlay,
+    followed by the course summary, the course plot (burden per site, events), the
+    fates of a cell shed by the primary and where released cells are over time (when
+    given), a per-site table and the events other than foundings.
+
+    Parameters
+    ----------
+    result : CourseResult
+        From :func:`circnet.simulate_course` on ``body``.
+    body : networkx.DiGraph
+    path : str or pathlib.Path
+        The HTML file (written atomically).
+    fates : pandas.Series, optional
+        Fates of a cell shed by the primary (``TransportModel.fates(primary)``).
+    propagation : pandas.DataFrame, optional
+        States over time after release (``TransportModel.propagate``), minutes.
+    title : str, optional
+    notes : list of str, optional
+        Lines shown under the summary (how the course was made: command, seed, ...).
+    plots : bool
+        Embed the plots (needs matplotlib). Without matplotlib the report says so
+        instead of failing.
+    max_frames : int
+        Frames of the time control (see :func:`course_overlay`).
+    max_events : int
+        Rows of the event table.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import circnet
+    >>> from circnet.report import course_report
+    >>> body = circnet.default_body("female")
+    >>> res = circnet.simulate_course(body, "breast", 1, rng=1)
+    >>> out = course_report(res, body, pathlib.Path(tempfile.mkdtemp()) / "report.html")
+    >>> text = out.read_text(encoding="utf-8")
+    >>> "circnet-report" in text and "<script src=" not in text
+    True
+    """
+    path = Path(path)
+    primary = str(result.primary)
+    if title is None:
+        title = f"circnet disease course: primary in {primary}, {result.days / 365.25:.3g} years"
+    overlay = course_overlay(result, body, max_frames=max_frames)
+
+    parts: list[str] = ['<main id="circnet-report">']
+    parts.append("<h2>Summary</h2>")
+    parts.append(
+        '<p class="note">The network above shows the tumour cells at each site (node size '
+        "and colour: log10 of cells + 1) at the end of the course; move the slider or "
+        "press Play to step through the days. Hover a node for its numbers.</p>"
+    )
+    for line in notes or []:
+        parts.append(f'<p class="note">{html.escape(str(line))}</p>')
+    parts.append(_table(["quantity", "value"], _summary_rows(result.summary)))
+
+    figures: list[str] = []
+    if plots:
+        try:
+            from .plots import _course_figure, _fates_figure, _figure, _propagation_figure
+
+            _figure(1, 1)  # raises OptionalDependencyError without matplotlib
+        except ImportError:
+            figures.append(f'<p class="note">{html.escape(_MISSING_PLOT)}</p>')
+        else:
+            figures.append("<h2>Tumour burden and events</h2>")
+            figures.append(
+                _figure_html(
+                    _course_figure(result),
+                    "tumour cells per site over time, and events per site",
+                    "Top: cells at the primary and the metastatic sites with the largest "
+                    "burden (log scale); dotted: the detection threshold. Bottom: per site, "
+                    "the period in which colonies were founded and the events.",
+                )
+            )
+            if fates is not None:
+                figures.append("<h2>Where a shed cell ends</h2>")
+                figures.append(
+                    _figure_html(
+                        _fates_figure(fates),
+                        f"fate probabilities of a cell shed by a tumour in {primary}",
+                        "Probability of each fate of one cell shed by the primary "
+                        "(most cells die; log scale).",
+                    )
+                )
+            if propagation is not None:
+                figures.append("<h2>Where released cells are over time</h2>")
+                figures.append(
+                    _figure_html(
+                        _propagation_figure(propagation, body=body, log_time=True),
+                        "where released cells are over time",
+                        "Share of the cells released at time 0 in each group of states.",
+                    )
+                )
+    parts.extend(figures)
+
+    if fates is not None:
+        top = fates.sort_values(ascending=False).head(12)
+        parts.append("<h2>Most likely fates of a shed cell</h2>")
+        parts.append(_table(["fate", "probability"], [[str(k), float(v)] for k, v in top.items()]))
+
+    parts.append("<h2>Sites at the end of the course</h2>")
+    parts.append(
+        _table(
+            [
+                "site",
+                "first colony (day)",
+                "colonies founded",
+                "tumours",
+                "vascular",
+                "cells",
+                "largest tumour (cells)",
+                "detectable",
+            ],
+            _site_rows(result),
+        )
+    )
+    rows, n_events = _event_rows(result, max_events)
+    parts.append("<h2>Events</h2>")
+    shown = f"the first {len(rows)} of {n_events}" if n_events > len(rows) else f"{n_events}"
+    parts.append(
+        f'<p class="note">Events other than the founding of colonies ({shown}); foundings '
+        "are summed per site in the table above.</p>"
+    )
+    if rows:
+        parts.append(_table(["day", "site", "event", "count", "cells", "primary tumour"], rows))
+    from . import __version__
+
+    parts.append(
+        f'<p class="note">Written by circnet {html.escape(__version__)}. The file is '
+        "self-contained: it opens offline and makes no network request.</p>"
+    )
+    parts.append("</main>")
+    sections = "\n".join(parts) + "\n"
+
+    with tempfile.TemporaryDirectory(prefix="circnet-report-") as tmp:
+        page_path = render_html(body, Path(tmp) / "page.html", overlay, title=title)
+        page = page_path.read_text(encoding="utf-8")
+    for marker in (_HEAD_END, _DATA_SCRIPT, _BODY_END):
+        if page.count(marker) != 1:
+            raise CircnetError(
+                f"course_report: the render_html page has {page.count(marker)} copies of "
+                f"{marker!r}, expected exactly one (has its template changed?)"
+            )
+    page = page.replace(_HEAD_END, _CSS + _HEAD_END)
+    page = page.replace(_DATA_SCRIPT, sections + _DATA_SCRIPT)
+    page = page.replace(_BODY_END, _LAST_FRAME_JS + _BODY_END)
+    with atomic_write(path) as fh:
+        fh.write(page)
+    return path

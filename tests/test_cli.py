@@ -1,0 +1,341 @@
+"""Tests of the ``circnet`` command (circnet/cli.py): every subcommand, JSON output, exit
+codes 0/1/2, one-line errors without a traceback, help with examples."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bodies import tiny_body
+
+import circnet
+from circnet.cli import build_parser, main, resolve_site
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("body", "fates", "simulate", "course", "render", "validate")
+
+
+def run(argv, capsys):
+    """main(argv) in-process: (exit status, stdout, stderr)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_process(*argv, cwd=None):
+    """The command in a subprocess (``python -m circnet.cli``), as a user runs it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "circnet.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def assert_one_line_error(err, match):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("circnet: error: ")
+    assert match in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    circnet.write_body(tiny_body(), path)
+    return path
+
+
+# --------------------------------------------------------------------------- help, usage
+def test_entry_point_is_declared():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'circnet = "circnet.cli:main"' in text
+
+
+def test_help_has_examples(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0
+    assert "examples:" in out
+    for cmd in COMMANDS:
+        assert f"circnet {cmd}" in out
+    assert "Exit status: 0 ok" in out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_subcommand_help_has_examples(cmd, capsys):
+    code, out, _ = run([cmd, "--help"], capsys)
+    assert code == 0
+    assert "examples:" in out and f"circnet {cmd}" in out
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and circnet.__version__ in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nonsense"],
+        ["fates"],  # --primary is required
+        ["body", "--sex", "other"],
+        ["simulate", "--primary", "lung", "--times", "a,b"],
+        ["simulate", "--primary", "lung", "--cells", "-1"],
+        ["simulate", "--primary", "lung", "--cells", "1.5"],
+        ["course", "--primary", "lung", "--years", "0"],
+        ["course", "--primary", "lung", "--seed", "-3"],
+        ["render", "x.yaml"],  # --out is required
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert "usage: circnet" in err
+
+
+# --------------------------------------------------------------------------- body
+def test_body_summary(capsys):
+    code, out, _ = run(["body", "--sex", "female"], capsys)
+    assert code == 0
+    assert "adult female" in out and "\nbreast " in out and "arterial total" in out
+
+
+def test_body_out_html_and_body_file(tmp_path, capsys):
+    code, _, err = run(["body", "--out", str(tmp_path / "body.html")], capsys)
+    assert code == 0 and "wrote" in err
+    assert "new vis.Network" in (tmp_path / "body.html").read_text(encoding="utf-8")
+    code, _, _ = run(["body", "--sex", "female", "--out", str(tmp_path / "b.yaml")], capsys)
+    assert code == 0
+    back = circnet.read_body(tmp_path / "b.yaml")
+    assert set(back.nodes) == set(circnet.default_body("female").nodes)
+
+
+def test_body_out_bad_suffix(tmp_path, capsys):
+    code, _, err = run(["body", "--out", str(tmp_path / "body.txt")], capsys)
+    assert code == 1
+    assert_one_line_error(err, "expected a .html file or a body file")
+    assert not (tmp_path / "body.txt").exists()
+
+
+# --------------------------------------------------------------------------- fates
+def test_fates_table(capsys):
+    code, out, err = run(["fates", "--primary", "colon_rectum", "--primary", "lung"], capsys)
+    assert code == 0, err
+    assert "colon_rectum" in out and "lung" in out
+    assert "colony:liver" in out and "dead" in out and "expected time to fate" in out
+
+
+def test_fates_json(capsys):
+    code, out, _ = run(["fates", "--primary", "breast", "--sex", "female", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    probs = data["primaries"]["breast"]["probabilities"]
+    assert abs(sum(probs.values()) - 1) < 1e-12
+    assert probs == pytest.approx(
+        circnet.TransportModel(circnet.default_body("female")).fates("breast").to_dict()
+    )
+    assert data["primaries"]["breast"]["expected_time_min"] > 0
+
+
+def test_fates_alias_and_custom_body(tiny_yaml, tmp_path, capsys):
+    code, out, err = run(["fates", "--primary", "colon", "--json"], capsys)
+    assert code == 0
+    assert "'colon' taken as 'colon_rectum'" in err
+    assert "colon_rectum" in json.loads(out)["primaries"]
+    plot = tmp_path / "fates.png"
+    code, out, err = run(
+        ["fates", "--primary", "kidney", "--body", str(tiny_yaml), "--plot", str(plot)], capsys
+    )
+    assert code == 0, err
+    assert "node:node" in out
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_fates_unknown_organ_lists_names(capsys):
+    code, _, err = run(["fates", "--primary", "pancreatic_duct_x"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "unknown site 'pancreatic_duct_x'")
+    assert "organs: lung, liver" in err and "lymph-node groups:" in err
+
+
+def test_fates_organ_of_the_other_sex(capsys):
+    code, _, err = run(["fates", "--primary", "breast"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "use --sex female")
+
+
+def test_fates_ambiguous_name(capsys):
+    code, _, err = run(["fates", "--primary", "nodes"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "is ambiguous")
+
+
+def test_resolve_site():
+    body = circnet.default_body()
+    assert resolve_site(body, "colon_rectum") == "colon_rectum"
+    assert resolve_site(body, "colon") == "colon_rectum"
+    assert resolve_site(body, "Small intestine") == "small_intestine"
+    assert resolve_site(body, "axillary") == "axillary_nodes"
+    with pytest.raises(circnet.UnknownNameError, match="ambiguous"):
+        resolve_site(body, "nodes")
+    with pytest.raises(circnet.UnknownNameError, match="unknown site ''"):
+        resolve_site(body, "")
+
+
+# --------------------------------------------------------------------------- simulate
+def test_simulate_json_is_exact_and_reproducible(capsys):
+    argv = ["simulate", "--primary", "lung", "--cells", "1e9", "--times", "60,1440"]
+    code, out, _ = run([*argv, "--seed", "5", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["times_min"] == [60.0, 1440.0]
+    assert data["released"] == [10**9, 10**9]
+    for i in range(2):
+        assert sum(v[i] for v in data["counts"].values()) == 10**9
+        assert sum(v[i] for v in data["groups"].values()) == 10**9
+    again = json.loads(run([*argv, "--seed", "5", "--json"], capsys)[1])
+    assert again == data
+
+
+def test_simulate_table_checkpoint_and_plot(tmp_path, capsys):
+    ck = tmp_path / "run.npz"
+    plot = tmp_path / "sim.svg"
+    code, out, err = run(
+        ["simulate", "--primary", "colon", "--cells", "1000", "--times", "30,120",
+         "--dt", "30", "--seed", "1", "--checkpoint", str(ck), "--plot", str(plot),
+         "--no-progress"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1,000 cells released from colon_rectum" in out
+    assert "lodged" in out and "largest states at 120 min" in out
+    assert b"<svg" in plot.read_bytes()[:500]
+
+
+# --------------------------------------------------------------------------- course
+def test_course_json(capsys):
+    code, out, err = run(
+        ["course", "--primary", "colon", "--years", "0.5", "--seed", "2", "--json"], capsys
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["primary"] == "colon_rectum" and data["conserved"] is True
+
+
+def test_course_table_and_report(tmp_path, capsys):
+    report = tmp_path / "out" / "report.html"
+    code, out, err = run(
+        ["course", "--primary", "breast", "--sex", "female", "--years", "1", "--seed", "1",
+         "--out", str(report), "--no-progress"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Disease course from a primary in breast" in out and "cells_shed" in out
+    assert "open it in a browser" in err
+    text = report.read_text(encoding="utf-8")
+    assert "<script src=" not in text and "http://" not in text.split("</head>")[0]
+    assert text.count("data:image/svg+xml;base64,") == 3  # course, fates, propagation
+    assert "--seed 1" in text and "Sites at the end of the course" in text
+
+
+def test_course_checkpoint_resumes(tmp_path, capsys):
+    ck = tmp_path / "course.npz"
+    argv = ["course", "--primary", "lung", "--years", "0.5", "--seed", "4", "--json"]
+    code, first, _ = run([*argv, "--checkpoint", str(ck)], capsys)
+    assert code == 0 and ck.exists()
+    code, again, err = run([*argv, "--checkpoint", str(ck)], capsys)
+    assert code == 0 and "resuming from" in err
+    assert json.loads(again) == json.loads(first)
+
+
+def test_course_bad_input(capsys):
+    code, _, err = run(["course", "--primary", "lung", "--surgery-day", "-5"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "surgery_day")
+
+
+# --------------------------------------------------------------------------- render, validate
+def test_render(tiny_yaml, tmp_path, capsys):
+    out = tmp_path / "tiny.html"
+    code, _, err = run(["render", str(tiny_yaml), "--out", str(out), "--title", "<T>"], capsys)
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    assert "&lt;T&gt;" in text and "<T>" not in text
+
+
+def test_validate_ok(tiny_yaml, capsys):
+    code, out, _ = run(["validate", str(tiny_yaml)], capsys)
+    assert code == 0
+    assert out.startswith("OK: ") and "11 nodes" in out
+
+
+def test_validate_lists_every_problem(tmp_path, capsys):
+    g = tiny_body()
+    g.edges["left_heart", "kidney_bed"]["flow"] = 70.0
+    g.nodes["duct"]["kind"] = "mystery"
+    path = tmp_path / "broken.json"
+    circnet.write_body(g, path)
+    code, out, _ = run(["validate", str(path)], capsys)
+    assert code == 1
+    assert "problems:" in out
+    assert "'left_heart'" in out and "'kidney_bed'" in out and "mystery" in out
+    assert out.count("\n  - ") == len(circnet.problems(g))
+
+
+def test_validate_malformed_and_missing_files(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("nodes: [\n", encoding="utf-8")
+    code, _, err = run(["validate", str(bad)], capsys)
+    assert code == 1
+    assert_one_line_error(err, "malformed YAML at line")
+    code, _, err = run(["validate", str(tmp_path / "none.yaml")], capsys)
+    assert code == 1
+    assert_one_line_error(err, "cannot read the file")
+    code, _, err = run(["validate", str(tmp_path / "body.txt")], capsys)
+    assert code == 1
+    assert_one_line_error(err, "unknown body file format")
+
+
+def test_invalid_body_file_is_one_line(tmp_path, capsys):
+    g = tiny_body()
+    g.edges["left_heart", "kidney_bed"]["flow"] = 70.0
+    path = tmp_path / "broken.yaml"
+    circnet.write_body(g, path)
+    code, _, err = run(["fates", "--primary", "kidney", "--body", str(path)], capsys)
+    assert code == 1
+    assert_one_line_error(err, "invalid body")
+
+
+# --------------------------------------------------------------------------- as a process
+def test_process_exit_codes_and_no_traceback(tmp_path):
+    ok = run_process("fates", "--primary", "lung", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["primaries"]["lung"]
+    unknown = run_process("fates", "--primary", "spleen_x")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert_one_line_error(unknown.stderr, "unknown site 'spleen_x'")
+    bad = tmp_path / "bad.graphml"
+    bad.write_text("<graphml><graph", encoding="utf-8")
+    malformed = run_process("render", str(bad), "--out", str(tmp_path / "x.html"))
+    assert malformed.returncode == 1
+    assert_one_line_error(malformed.stderr, "malformed GraphML")
+    usage = run_process("simulate")
+    assert usage.returncode == 2 and "the following arguments are required" in usage.stderr
+
+
+def test_parser_lists_every_command():
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    assert tuple(sub.choices) == COMMANDS

@@ -1,0 +1,53 @@
+"""Every script in examples/ runs: in a subprocess, in a temporary working directory.
+
+Each must exit with status 0 within the timeout; the files the scripts say they write
+must exist afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+TIMEOUT = 300  # seconds; each takes a few seconds on an idle machine
+
+#: Files a script writes into its working directory (matplotlib is a test dependency).
+WRITES = {
+    "fates.py": ["fates.png"],
+    "simulation.py": ["simulation.png"],
+    "course.py": ["course_report.html"],
+    "custom_body.py": ["tiny_body.html"],
+    "what_if.py": ["what_if.png"],
+}
+
+
+def test_examples_exist():
+    names = {p.name for p in EXAMPLES}
+    assert set(WRITES) <= names, f"missing examples: {sorted(set(WRITES) - names)}"
+    assert (ROOT / "examples" / "data" / "tiny_body.yaml").is_file()
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_runs(script, tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    # the tests may run against the source tree without an installed circnet
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
+    for name in WRITES.get(script.name, []):
+        out = tmp_path / name
+        assert out.is_file() and out.stat().st_size > 0, f"{script.name} did not write {name}"

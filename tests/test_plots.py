@@ -1,0 +1,166 @@
+"""Tests of circnet.plots: files written by suffix, valid PNG/SVG, atomic writes, errors."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import circnet
+from circnet import plots
+from circnet.plots import (
+    STATE_GROUPS,
+    OptionalDependencyError,
+    group_states,
+    plot_course,
+    plot_fates,
+    plot_propagation,
+)
+
+pytest.importorskip("matplotlib")
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return circnet.TransportModel(circnet.default_body("female"))
+
+
+@pytest.fixture(scope="module")
+def course(model):
+    return circnet.simulate_course(model, "breast", 1, rng=3)
+
+
+def check_file(path, suffix):
+    data = path.read_bytes()
+    if suffix == ".png":
+        assert data.startswith(PNG)
+    else:
+        root = ET.fromstring(data)  # well-formed XML
+        assert root.tag.endswith("svg")
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot_fates_one_and_several(model, tmp_path, suffix):
+    one = plot_fates(model.fates("breast"), tmp_path / f"one{suffix}")
+    assert one == tmp_path / f"one{suffix}"
+    check_file(one, suffix)
+    several = plot_fates(
+        model.fates(["breast", "lung", "colon_rectum"]),
+        tmp_path / "sub" / f"several{suffix}",
+        top=4,
+        include_dead=True,
+        log=False,
+        title="<b>three</b>",
+    )
+    check_file(several, suffix)
+
+
+def test_plot_fates_accepts_fate_result_and_mapping(model, tmp_path):
+    check_file(plot_fates(model.fate_result("lung"), tmp_path / "r.png"), ".png")
+    mapping = {"lung": model.fates("lung"), "breast": model.fate_result("breast")}
+    check_file(plot_fates(mapping, tmp_path / "m.svg"), ".svg")
+
+
+def test_svg_is_reproducible(model, tmp_path):
+    a = plot_fates(model.fates("lung"), tmp_path / "a.svg").read_bytes()
+    b = plot_fates(model.fates("lung"), tmp_path / "b.svg").read_bytes()
+    assert a == b
+
+
+def test_plot_propagation_probabilities_and_counts(model, tmp_path):
+    dist = model.propagate("breast", [0.0, 10.0, 60.0, 600.0])
+    check_file(plot_propagation(dist, tmp_path / "p.png", body=model.body), ".png")
+    check_file(plot_propagation(dist, tmp_path / "plog.svg", log_time=True), ".svg")
+    sim = model.simulate("lung", 10**6, [10.0, 60.0], rng=1)
+    check_file(plot_propagation(sim, tmp_path / "s.png", stacked=False), ".png")
+
+
+def test_plot_course(course, tmp_path):
+    check_file(plot_course(course, tmp_path / "c.png"), ".png")
+    check_file(plot_course(course, tmp_path / "c.svg", top=3, title="course"), ".svg")
+
+
+def test_plot_course_with_surgery(model, tmp_path):
+    res = circnet.simulate_course(model, "breast", 1, rng=3, surgery_day=100)
+    check_file(plot_course(res, tmp_path / "surgery.png"), ".png")
+
+
+def test_group_states_sums_to_one(model):
+    dist = model.propagate("colon_rectum", [0.0, 5.0, 600.0])
+    groups = group_states(dist, model.body)
+    assert list(groups.columns) == list(STATE_GROUPS)
+    np.testing.assert_allclose(groups.sum(axis=1), 1.0, atol=1e-12)
+    # without the body, lymph transit states are recognised by name
+    assert group_states(dist).round(12).equals(groups.round(12))
+
+
+def test_group_states_of_counts(model):
+    sim = model.simulate("lung", 1000, [1.0, 60.0], rng=0)
+    groups = group_states(sim, model.body)
+    assert (groups.sum(axis=1) == 1000).all()
+
+
+def test_atomic_write_keeps_old_file_on_failure(model, tmp_path, monkeypatch):
+    target = tmp_path / "fates.png"
+    target.write_bytes(b"old")
+
+    def boom(fig, fmt):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(plots, "_render", boom)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        plot_fates(model.fates("lung"), target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fates.png"]
+
+
+def test_atomic_write_removes_temporary_file_when_writing_fails(model, tmp_path, monkeypatch):
+    target = tmp_path / "fates.svg"
+    target.write_bytes(b"old")
+
+    def fail_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("circnet.io.os.replace", fail_replace)
+    with pytest.raises(OSError, match="disk full"):
+        plot_fates(model.fates("lung"), target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fates.svg"]
+
+
+@pytest.mark.parametrize("name", ["fates.pdf", "fates", "fates.PNG.txt"])
+def test_bad_suffix(model, tmp_path, name):
+    with pytest.raises(circnet.ParameterError, match=r"must end in \.png or \.svg"):
+        plot_fates(model.fates("lung"), tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_bad_inputs(model, course, tmp_path):
+    with pytest.raises(circnet.ParameterError, match="`fates` must be"):
+        plot_fates([0.5, 0.5], tmp_path / "x.png")
+    with pytest.raises(circnet.ParameterError, match=r"probabilities in \[0, 1\]"):
+        plot_fates(pd.Series({"dead": 2.0}), tmp_path / "x.png")
+    with pytest.raises(circnet.ParameterError, match="`top` must be a positive integer"):
+        plot_fates(model.fates("lung"), tmp_path / "x.png", top=0)
+    with pytest.raises(circnet.ParameterError, match="`result` must be a CourseResult"):
+        plot_course(model.fates("lung"), tmp_path / "x.png")
+    with pytest.raises(circnet.ParameterError, match="`table` must be a DataFrame"):
+        plot_propagation([1, 2], tmp_path / "x.png")
+    with pytest.raises(circnet.ParameterError, match="`top` must be a positive integer"):
+        plot_course(course, tmp_path / "x.png", top=True)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_matplotlib_says_how_to_install(model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(OptionalDependencyError, match=r"pip install 'circnet\[plot\]'") as info:
+        plot_fates(model.fates("lung"), tmp_path / "x.png")
+    assert isinstance(info.value, circnet.CircnetError)
+    assert isinstance(info.value, ImportError)
+    assert not list(tmp_path.iterdir())

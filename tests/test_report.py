@@ -1,0 +1,106 @@
+"""Tests of circnet.report: the course overlay and the self-contained HTML report,
+also opened in headless Chromium (marker ``browser``; screenshot in out/screenshots/)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import circnet
+from circnet.report import course_overlay, course_report
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "out" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def body():
+    return circnet.default_body("female")
+
+
+@pytest.fixture(scope="module")
+def course(body):
+    return circnet.simulate_course(body, "breast", 1, rng=5)
+
+
+def test_course_overlay(course, body):
+    ov = course_overlay(course, body, max_frames=30)
+    assert len(ov) <= 30 and ov.index[0] == 0 and ov.index[-1] == course.days
+    assert ov.index.name == "day" and ov.columns.name == "log10(tumour cells + 1)"
+    assert set(ov.columns) <= set(body.nodes)
+    ts = course.timeseries
+    end = ts[(ts["day"] == course.days) & (ts["site"] == "breast")]["total_cells"].iloc[0]
+    assert ov["breast"].iloc[-1] == pytest.approx(np.log10(end + 1))
+    raw = course_overlay(course, body, log=False)
+    assert raw.columns.name == "cells" and raw["breast"].iloc[-1] == pytest.approx(end)
+    with pytest.raises(circnet.ParameterError, match="`max_frames`"):
+        course_overlay(course, body, max_frames=1)
+
+
+def test_report_is_self_contained(course, body, tmp_path):
+    model = circnet.TransportModel(body)
+    out = course_report(
+        course,
+        body,
+        tmp_path / "report.html",
+        fates=model.fates("breast"),
+        title="<script>alert(1)</script>",
+        notes=["<b>seed</b> 5"],
+    )
+    text = out.read_text(encoding="utf-8")
+    assert "<script src=" not in text and "<link" not in text
+    assert "Content-Security-Policy" in text
+    assert text.count("data:image/svg+xml;base64,") == 2  # course and fates
+    assert "&lt;b&gt;seed&lt;/b&gt; 5" in text and "<b>seed</b>" not in text
+    assert "<script>alert(1)</script>" not in text
+    assert text.index('id="circnet-report"') < text.index('id="circnet-data"')
+
+
+def test_report_without_plots(course, body, tmp_path):
+    text = course_report(course, body, tmp_path / "r.html", plots=False).read_text("utf-8")
+    assert "data:image/svg+xml" not in text and "Sites at the end of the course" in text
+
+
+@pytest.mark.browser
+def test_report_in_browser(course, body, tmp_path):
+    if os.environ.get("CIRCNET_NO_BROWSER") == "1":
+        pytest.skip("CIRCNET_NO_BROWSER=1")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+    chromium = chromium or shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("browser tests need Debian's chromium (apt-get install chromium)")
+    model = circnet.TransportModel(body)
+    dist = model.propagate("breast", [0.0, 1.0, 10.0, 100.0])
+    path = course_report(
+        course, body, tmp_path / "report.html", fates=model.fates("breast"), propagation=dist
+    )
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        console, requests = [], []
+        page.on("console", lambda m: console.append((m.type, m.text)))
+        page.on("pageerror", lambda e: console.append(("pageerror", str(e))))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.resolve().as_uri())
+        for _ in range(100):
+            if page.evaluate("window.circnet !== undefined"):
+                break
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(500)
+        n = page.evaluate("window.circnet.overlay.values.length")
+        assert page.evaluate("window.circnet.frame()") == n - 1  # opens at the end
+        assert page.locator("#circnet-readout").text_content() == "day: 365"
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        assert len(images) == 3 and all(ok and w > 100 for ok, w in images)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "report_top.png"))
+        page.screenshot(path=str(SCREENSHOTS / "report_full.png"), full_page=True)
+        browser.close()
+    assert console == []
+    assert requests == [path.resolve().as_uri()]
