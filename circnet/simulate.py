@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -133,12 +135,23 @@ def split_counts(counts: np.ndarray, kernel: _Ell, rng: np.random.Generator) -> 
 def release_kernel(generator: Any, p0: np.ndarray, dt: float) -> np.ndarray:
     """``r = p0 (1/dt) int_0^dt expm(s Q) ds``: where a cell released uniformly during a
     step of length ``dt`` is at the step's end (Van Loan's augmented exponential)."""
+    from .propagate import DENSE_EXPM_MAX
+
     q = sp.csr_array(generator, dtype=float)
     n = q.shape[0]
-    # d/dt [x, y] = [x Q + y, 0] with y = p0 gives x(dt) = p0 int_0^dt expm(sQ) ds
-    aug = sp.block_array([[q.T, sp.eye_array(n)], [None, sp.csr_array((n, n))]]).tocsr()
-    v = np.concatenate([np.zeros(n), np.asarray(p0, dtype=float)])
-    x = spla.expm_multiply(aug * dt, v)[:n] / dt
+    if n <= DENSE_EXPM_MAX:
+        # expm([[Q, I], [0, 0]] dt) = [[expm(dt Q), int_0^dt expm(sQ) ds], [0, I]]: dense Pade
+        # scaling and squaring costs log(dt |Q|) products, where expm_multiply's cost grows
+        # with dt |Q| itself (minutes for a step of a day on the default body)
+        aug = np.zeros((2 * n, 2 * n))
+        aug[:n, :n] = q.toarray() * dt
+        aug[:n, n:] = np.eye(n) * dt
+        x = np.asarray(p0, dtype=float) @ scipy.linalg.expm(aug)[:n, n:] / dt
+    else:
+        # d/dt [x, y] = [x Q + y, 0] with y = p0 gives x(dt) = p0 int_0^dt expm(sQ) ds
+        aug = sp.block_array([[q.T, sp.eye_array(n)], [None, sp.csr_array((n, n))]]).tocsr()
+        v = np.concatenate([np.zeros(n), np.asarray(p0, dtype=float)])
+        x = spla.expm_multiply(aug * dt, v)[:n] / dt
     x = np.maximum(x, 0.0)
     return x / x.sum()
 
@@ -347,7 +360,7 @@ def simulate_counts(
                 gen.bit_generator.state = json.loads(str(z["rng_state"]))
         except CheckpointError:
             raise
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
             raise CheckpointError(f"{str(path)!r}: unreadable checkpoint ({err})") from err
 
     def save(step: int) -> None:
