@@ -4,8 +4,10 @@ Two methods, both on the sparse generator ``Q`` (rates per minute, row-vector
 convention):
 
 ``"expm"``
-    :func:`scipy.sparse.linalg.expm_multiply` (Al-Mohy & Higham 2011), applied to
-    ``Q^T`` between consecutive requested times; accurate to about double precision.
+    Up to :data:`DENSE_EXPM_MAX` states, a dense Pade exponential ``expm(dt Q)`` per
+    distinct step between requested times (reused for uniform grids); above,
+    :func:`scipy.sparse.linalg.expm_multiply` (Al-Mohy & Higham 2011) applied to
+    ``Q^T``. Both are accurate to about double precision per step.
 ``"uniformization"``
     Jensen's method: with ``L >= max_i |Q_ii|`` and ``P = I + Q / L``,
     ``p(t) = sum_k Poisson(k; L t) p(0) P^k``, truncated where the Poisson tail is
@@ -80,14 +82,29 @@ def propagate(
     qt = q.T.tocsr()
     trace = float(q.diagonal().sum())
     last = 0.0
+    mass = float(p.sum())
+    dense = q.toarray() if method == "expm" and q.shape[0] <= DENSE_EXPM_MAX else None
+    steps: dict[float, np.ndarray] = {}
     for i, ti in enumerate(t):
         dt = ti - last
         if dt > 0:
-            if method == "expm":
+            if dense is not None:
+                # small chains: one dense Pade exponential per distinct step, reused; far
+                # faster than expm_multiply on stiff generators (cost grows with |Q| dt)
+                key = round(dt, 12)
+                if key not in steps:
+                    steps[key] = scipy.linalg.expm(dense * dt)
+                p = p @ steps[key]
+            elif method == "expm":
                 p = spla.expm_multiply(qt * dt, p, traceA=trace * dt)
             else:
                 p, _ = uniformization(q, p, dt, tol=tol)
             p = np.maximum(p, 0.0)
+            # the exact p(t) keeps its mass; expm_multiply drifts by ~1e-12 over long, stiff
+            # steps (e.g. a day on the default body): remove the drift, keep the shape
+            total = float(p.sum())
+            if total > 0 and np.isfinite(total):
+                p *= mass / total
         out[i] = p
         last = ti
     err = float(np.abs(out.sum(axis=1) - 1.0).max()) if len(t) else 0.0
