@@ -244,7 +244,7 @@ class AbsorbingChain:
         """Absorption probabilities over the absorbing states, from ``p0``."""
         x = self.occupation(p0)
         out = self._r.T @ x
-        return _clean_probabilities(out)
+        return _clean_probabilities(out, np.asarray(p0, dtype=float).sum(axis=0))
 
     @cached_property
     def fate_matrix(self) -> np.ndarray:
@@ -256,7 +256,7 @@ class AbsorbingChain:
         """Expected time to absorption, and to each fate conditionally, from ``p0``."""
         x = self.occupation(p0)
         total = float(x.sum())
-        probs = _clean_probabilities(self._r.T @ x)
+        probs = _clean_probabilities(self._r.T @ x, np.asarray(p0, dtype=float).sum(axis=0))
         # E[T 1{fate a}] = x^T M^-1 R = (M^-T x)^T R: one more transposed solve, not the
         # whole fate matrix (unless that is already cached)
         if "fate_matrix" in self.__dict__:
@@ -341,9 +341,16 @@ def _gmres(
     raise SolverError(f"GMRES did not reach relative residual {tol:g} in {maxiter} iterations")
 
 
-def _clean_probabilities(p: np.ndarray) -> np.ndarray:
-    """Clip round-off negatives; columns already sum to one up to round-off."""
-    return np.where(np.abs(p) < 1e-300, 0.0, np.maximum(p, 0.0))
+def _clean_probabilities(p: np.ndarray, mass: Any = 1.0) -> np.ndarray:
+    """Clip round-off negatives and rescale each column to its exact sum ``mass``.
+
+    The columns sum to ``mass`` up to round-off, which in a stiff chain (residence times
+    of a second next to hours of circulation) reaches ~1e-12: the rescaling removes it.
+    """
+    p = np.where(np.abs(p) < 1e-300, 0.0, np.maximum(p, 0.0))
+    total = p.sum(axis=0)
+    scale = np.divide(mass, total, out=np.ones_like(total, dtype=float), where=total > 0)
+    return p * scale
 
 
 # ============================================================================ the model
@@ -685,7 +692,7 @@ class TransportModel:
         p0 = self.initial(initial if initial is not None else primary)
         x = self.chain.occupation(p0)
         total, cond = self.chain.expected_times(p0)
-        probs = _clean_probabilities(self.chain._r.T @ x)
+        probs = _clean_probabilities(self.chain._r.T @ x, float(p0.sum()))
         fl = list(self.fate_labels)
         return FateResult(
             probabilities=pd.Series(probs, index=fl, name="probability"),
