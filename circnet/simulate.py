@@ -78,25 +78,54 @@ def _rng(rng: Any) -> np.random.Generator:
 
 
 # =========================================================================== splitting
+#: Rows with more cells in total than this use conditional binomials per row; fewer cells
+#: are moved one by one (inverse CDF), which is cheaper when most rows hold a cell or two.
+PER_CELL_FACTOR = 2
+#: At least this many rows needing binomial draws: split them into :data:`CHUNKS` fixed
+#: chunks, each with its own generator seeded from ``rng``, processed in threads (numpy's
+#: ``Generator.binomial`` releases the GIL). The chunking depends only on the counts, never
+#: on the number of threads or their timing, so results are reproducible.
+PARALLEL_MIN_ROWS = 4096
+CHUNKS = 2
+_POOL: Any = None
+
+
+def _pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=CHUNKS, thread_name_prefix="circnet-split")
+    return _POOL
+
+
 @dataclass(frozen=True)
 class _Ell:
     """A row-stochastic sparse matrix in padded (ELLPACK) form for vectorised splitting.
 
-    ``cols[i, k]`` and ``cond[i, k]``: the k-th move of row ``i`` and its probability
-    *conditional on not having taken moves 0..k-1*; padding has ``cond = 0``.
+    ``cols[i, k]`` and ``cond[i, k]``: the k-th move of row ``i`` (largest probabilities
+    first) and its probability *conditional on not having taken moves 0..k-1*; padding
+    repeats the row's last move with ``cond = 0``. ``length[i]``: moves of row ``i`` (the
+    last one takes all cells that remain). ``key``/``flat``: the moves of all rows in one
+    sorted array, ``row + cumulative probability``, for moving cells one by one.
     """
 
     cols: np.ndarray
     cond: np.ndarray
+    length: np.ndarray
+    key: np.ndarray
+    flat: np.ndarray
+    start: np.ndarray
     n: int
 
     @classmethod
     def from_matrix(cls, p: Any) -> _Ell:
         p = sp.csr_array(p, dtype=float)
         p.sum_duplicates()
+        p.eliminate_zeros()
         n = p.shape[0]
         lengths = np.diff(p.indptr)
-        width = int(lengths.max()) if n else 0
+        width = max(int(lengths.max()), 1) if n else 1
         cols = np.zeros((n, width), dtype=np.int64)
         probs = np.zeros((n, width))
         rows = np.repeat(np.arange(n), lengths)
@@ -105,30 +134,95 @@ class _Ell:
         order = np.lexsort((-p.data, rows))
         cols[rows, pos] = p.indices[order]
         probs[rows, pos] = p.data[order]
-        cols[lengths == 0, 0] = np.flatnonzero(lengths == 0)  # empty row: stays put
-        probs[lengths == 0, 0] = 1.0
+        empty = lengths == 0
+        cols[empty, 0] = np.flatnonzero(empty)  # empty row: stays put
+        probs[empty, 0] = 1.0
+        length = np.maximum(lengths, 1)
+        last = length - 1
+        pad = np.arange(width)[None, :] > last[:, None]
+        cols = np.where(pad, cols[np.arange(n), last][:, None], cols)
         tail = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # mass of moves k..end
         with np.errstate(invalid="ignore", divide="ignore"):
             cond = np.where(tail > 0, probs / tail, 0.0)
         cond = np.clip(cond, 0.0, 1.0)
-        last = np.maximum(lengths - 1, 0)
         cond[np.arange(n), last] = 1.0  # the last move takes all that remain
-        return cls(cols, cond, n)
+        # one by one: moves of row i occupy key[start[i]:start[i + 1]], keys in (i, i + 1]
+        valid = ~pad
+        flat = cols[valid]
+        within = np.cumsum(probs, axis=1)
+        within = within / within[np.arange(n), last][:, None]
+        within[np.arange(n), last] = 1.0
+        key = (np.arange(n)[:, None] + within)[valid]
+        start = np.concatenate([[0], np.cumsum(length)])
+        return cls(cols, cond, length, key, flat, start, n)
+
+
+def _split_rows(
+    rows: np.ndarray, rem: np.ndarray, kernel: _Ell, rng: np.random.Generator
+) -> np.ndarray:
+    """Conditional binomials along the moves of ``rows`` (holding ``rem`` cells); returns
+    the counts arriving in each state (float64, exact below 2**53)."""
+    out = np.zeros(kernel.n)
+    rem = rem.copy()
+    length = kernel.length[rows]
+    for k in range(kernel.cols.shape[1]):
+        if rows.size == 0:
+            break
+        final = length == k + 1
+        if final.any():  # the last move takes what remains: no draw
+            out += np.bincount(kernel.cols[rows[final], k], weights=rem[final], minlength=kernel.n)
+            keep = ~final
+            rows, rem, length = rows[keep], rem[keep], length[keep]
+            if rows.size == 0:
+                break
+        draw = rng.binomial(rem, kernel.cond[rows, k])
+        out += np.bincount(kernel.cols[rows, k], weights=draw, minlength=kernel.n)
+        rem -= draw
+        keep = rem > 0
+        rows, rem, length = rows[keep], rem[keep], length[keep]
+    return out
 
 
 def split_counts(counts: np.ndarray, kernel: _Ell, rng: np.random.Generator) -> np.ndarray:
-    """One step: split every state's count over its moves (exact multinomials)."""
-    rem = counts.astype(np.int64, copy=True)
-    out = np.zeros(kernel.n, dtype=np.float64)
-    active = np.flatnonzero(rem)
-    for k in range(kernel.cols.shape[1]):
-        if active.size == 0:
-            break
-        p = kernel.cond[active, k]
-        draw = rng.binomial(rem[active], p)
-        out += np.bincount(kernel.cols[active, k], weights=draw, minlength=kernel.n)
-        rem[active] -= draw
-        active = active[rem[active] > 0]
+    """One step: split every state's count over its moves (exact multinomials).
+
+    Three exact ways, chosen from the counts alone (so a seed fixes the result): rows
+    with one move pass their cells on without a draw; if there are few cells
+    (at most :data:`PER_CELL_FACTOR` per occupied row), each cell picks its move by
+    inverse CDF; otherwise each row draws conditional binomials along its moves, in
+    :data:`CHUNKS` fixed chunks with generators seeded from ``rng`` when at least
+    :data:`PARALLEL_MIN_ROWS` rows need draws.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    active = np.flatnonzero(c)
+    if active.size == 0:
+        return np.zeros(kernel.n, dtype=np.int64)
+    single = kernel.length[active] == 1
+    out = np.zeros(kernel.n)
+    if single.any():
+        moved = active[single]
+        out += np.bincount(kernel.cols[moved, 0], weights=c[moved], minlength=kernel.n)
+        active = active[~single]
+    if active.size == 0:
+        return out.astype(np.int64)
+    rem = c[active]
+    total = int(rem.sum())
+    if total <= PER_CELL_FACTOR * active.size:
+        cell_rows = np.repeat(active, rem)
+        idx = np.searchsorted(kernel.key, cell_rows + rng.random(total), side="right")
+        idx = np.minimum(idx, kernel.start[cell_rows + 1] - 1)
+        out += np.bincount(kernel.flat[idx], minlength=kernel.n)
+    elif active.size < PARALLEL_MIN_ROWS:
+        out += _split_rows(active, rem, kernel, rng)
+    else:
+        seeds = rng.integers(0, 2**63, size=CHUNKS, dtype=np.int64)
+        bounds = np.linspace(0, active.size, CHUNKS + 1).astype(np.int64)
+        jobs = [
+            (active[a:b], rem[a:b], kernel, np.random.Generator(np.random.PCG64(int(sd))))
+            for a, b, sd in zip(bounds[:-1], bounds[1:], seeds, strict=True)
+        ]
+        for part in _pool().map(lambda job: _split_rows(*job), jobs):
+            out += part
     return out.astype(np.int64)
 
 
