@@ -340,9 +340,9 @@ class CellProfile:
                 kind = PARAMETERS[name].per_site
                 known = organs if kind == "organ" else nodes
                 if site not in known:
-                    what = "organ" if kind == "organ" else "lymph-node group"
+                    what = "an organ" if kind == "organ" else "a lymph-node group"
                     raise UnknownNameError(
-                        f"`sites[{site!r}]` sets {name!r}, but {site!r} is not an {what} of "
+                        f"`sites[{site!r}]` sets {name!r}, but {site!r} is not {what} of "
                         f"this body (known: {', '.join(sorted(known))})"
                     )
 

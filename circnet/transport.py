@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 from .body import lymph_nodes, organs, validate
 from .cells import CellProfile
@@ -240,10 +241,36 @@ class AbsorbingChain:
         """
         return self._solve(np.asarray(p0, dtype=float), transpose=True)
 
+    def reachable_fates(self, p0: Any) -> np.ndarray:
+        """Which absorbing states the chain can reach at all from the support of ``p0``.
+
+        Structural (by the sparsity of the generator), so that a fate no path leads to
+        gets probability exactly 0 rather than round-off, and no conditional time.
+        """
+        p = np.asarray(p0, dtype=float)
+        cols = p.reshape(p.shape[0], -1)
+        nt = self.n_transient
+        out = np.zeros((self.generator.shape[0] - nt, cols.shape[1]), dtype=bool)
+        for j in range(cols.shape[1]):
+            seen = np.zeros(self.generator.shape[0], dtype=bool)
+            for s in np.flatnonzero(cols[:, j] > 0):
+                if not seen[s]:
+                    seen[
+                        csgraph.breadth_first_order(
+                            self._pattern, s, directed=True, return_predecessors=False
+                        )
+                    ] = True
+            out[:, j] = seen[nt:]
+        return out.reshape((-1,) + p.shape[1:])
+
+    @cached_property
+    def _pattern(self) -> sp.csr_array:
+        return sp.csr_array((self.generator != 0).astype(np.int8))
+
     def absorption(self, p0: Any) -> np.ndarray:
         """Absorption probabilities over the absorbing states, from ``p0``."""
         x = self.occupation(p0)
-        out = self._r.T @ x
+        out = np.where(self.reachable_fates(p0), self._r.T @ x, 0.0)
         return _clean_probabilities(out, np.asarray(p0, dtype=float).sum(axis=0))
 
     @cached_property
@@ -256,7 +283,7 @@ class AbsorbingChain:
         """Expected time to absorption, and to each fate conditionally, from ``p0``."""
         x = self.occupation(p0)
         total = float(x.sum())
-        probs = _clean_probabilities(self._r.T @ x, np.asarray(p0, dtype=float).sum(axis=0))
+        probs = self.absorption(p0)
         # E[T 1{fate a}] = x^T M^-1 R = (M^-T x)^T R: one more transposed solve, not the
         # whole fate matrix (unless that is already cached)
         if "fate_matrix" in self.__dict__:
@@ -692,7 +719,7 @@ class TransportModel:
         p0 = self.initial(initial if initial is not None else primary)
         x = self.chain.occupation(p0)
         total, cond = self.chain.expected_times(p0)
-        probs = _clean_probabilities(self.chain._r.T @ x, float(p0.sum()))
+        probs = self.chain.absorption(p0)
         fl = list(self.fate_labels)
         return FateResult(
             probabilities=pd.Series(probs, index=fl, name="probability"),
