@@ -49,6 +49,7 @@ examples:
   circnet course --primary breast --sex female --years 5 --seed 1 --out report.html
   circnet render my_body.yaml --out my_body.html
   circnet validate my_body.yaml
+  circnet ensemble --config examples/sweep.yaml --sensitivity
 
 Run `circnet COMMAND --help` for the options of a command. Exit status: 0 ok,
 1 bad input (one-line message on stderr), 2 bad usage.
@@ -89,6 +90,15 @@ examples:
     "validate": """\
 examples:
   circnet validate my_body.yaml      # prints OK, or every problem (exit status 1)
+""",
+    "ensemble": """\
+examples:
+  circnet ensemble --config sweep.yaml                  # runs the sweep, prints a summary
+  circnet ensemble --config sweep.yaml --engine processes --sensitivity
+  circnet ensemble --config sweep.yaml --engine tcp://scheduler:8786   # a dask cluster
+A config (YAML) names the task (fates, simulate, course), fixed arguments, the design
+(grid, lhs, sobol or saltelli with parameter ranges), seed, engine, checkpoint and out;
+see examples/sweep.yaml and circnet.ensemble.run_config.
 """,
 }
 
@@ -264,6 +274,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("validate", "check a body file; print OK or every problem")
     p.add_argument("file", type=Path, metavar="FILE", help="body file (.graphml, .json, .yaml)")
+
+    p = add("ensemble", "run a parameter sweep or virtual-patient ensemble", [progress_opts])
+    p.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        metavar="FILE.yaml",
+        help="sweep description (task, fixed, design, seed, engine, out)",
+    )
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="ENGINE",
+        help="inprocess, processes, or a dask scheduler address (overrides config)",
+    )
+    p.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="print Sobol' indices of every outcome (needs a saltelli design)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
 
 
@@ -354,8 +385,16 @@ def _plain(x: Any) -> Any:
     return str(x)
 
 
+def _deep_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _deep_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_deep_plain(v) for v in obj]
+    return _plain(obj)
+
+
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, allow_nan=False))
+    print(json.dumps(_deep_plain(obj), indent=2, allow_nan=False))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -629,6 +668,37 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import run_config
+
+    result = run_config(args.config, engine=args.engine, progress=args.progress)
+    ok = int((result.table["status"] == "ok").sum())
+    summary = result.summary()
+    if args.json:
+        payload = {
+            "members": len(result.table),
+            "ok": ok,
+            "failed": result.failed[["member", "error"]].to_dict(orient="records"),
+            "summary": summary.to_dict(orient="index"),
+        }
+        if args.sensitivity:
+            si = result.sensitivity()
+            payload["sensitivity"] = {
+                f"{o} | {p}": row for (o, p), row in si.to_dict(orient="index").items()
+            }
+        _print_json(payload)
+        return 0 if ok == len(result.table) else 1
+    print(f"{len(result.table)} members: {ok} ok, {len(result.table) - ok} failed")
+    for _, row in result.failed.head(10).iterrows():
+        print(f"  member {row['member']}: {row['error']}")
+    if len(summary):
+        print(summary[["count", "mean", "std", "5%", "50%", "95%"]].to_string())
+    if args.sensitivity:
+        print("\nSobol' indices (Saltelli 2010):")
+        print(result.sensitivity().round(3).to_string())
+    return 0 if ok == len(result.table) else 1
+
+
 _COMMANDS = {
     "body": _cmd_body,
     "fates": _cmd_fates,
@@ -636,6 +706,7 @@ _COMMANDS = {
     "course": _cmd_course,
     "render": _cmd_render,
     "validate": _cmd_validate,
+    "ensemble": _cmd_ensemble,
 }
 
 

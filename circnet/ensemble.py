@@ -443,7 +443,8 @@ class EnsembleResult:
         -------
         pandas.DataFrame
             Rows (outcome, parameter); columns ``first_order``, ``total`` (and
-            ``*_low``/``*_high`` with bootstrap).
+            ``*_low``/``*_high`` with bootstrap). NaN for an outcome that does not vary
+            over the design (relative spread below 1e-9).
         """
         d = self.design
         if d.kind != "saltelli":
@@ -482,6 +483,10 @@ class EnsembleResult:
                 total_low=grid2(ci.total_order.confidence_interval.low),
                 total_high=grid2(ci.total_order.confidence_interval.high),
             )
+        # an outcome that does not vary (up to round-off) has no variance to apportion
+        flat = np.ptp(y, axis=1) <= 1e-9 * np.maximum(1e-300, np.abs(y).max(axis=1))
+        for v in cols.values():
+            v[flat] = np.nan
         rows = [
             {"outcome": nm, "parameter": p, **{c: float(v[s, j]) for c, v in cols.items()}}
             for s, nm in enumerate(names)

@@ -16,7 +16,7 @@ import circnet
 from circnet.cli import build_parser, main, resolve_site
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ("body", "fates", "simulate", "course", "render", "validate")
+COMMANDS = ("body", "fates", "simulate", "course", "render", "validate", "ensemble")
 
 
 def run(argv, capsys):
@@ -339,3 +339,28 @@ def test_parser_lists_every_command():
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
     assert tuple(sub.choices) == COMMANDS
+
+
+def test_ensemble_config_with_sensitivity(tmp_path, capsys):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(
+        "task: fates\nfixed: {primary: colon_rectum}\n"
+        "design: {kind: saltelli, n: 8, parameters: {diameter_um: [10, 20], "
+        "deformability: [0.0, 0.4]}}\nseed: 1\n"
+        f"out: {tmp_path / 'members.csv'}\n"
+    )
+    code, out, _ = run(["ensemble", "--config", str(cfg), "--sensitivity", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["members"] == 8 * 4 and data["ok"] == 32
+    assert "P(colony:liver) | diameter_um" in data["sensitivity"]
+    assert (tmp_path / "members.csv").exists()
+
+
+def test_ensemble_bad_config_is_one_line_error(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("task: fates\n")
+    code, out, err = run(["ensemble", "--config", str(cfg)], capsys)
+    assert code == 1
+    assert err.startswith("circnet: error:") and "design" in err
+    assert "Traceback" not in err

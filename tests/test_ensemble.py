@@ -311,3 +311,15 @@ def test_run_config_errors(tmp_path, text, match):
     cfg.write_text(text)
     with pytest.raises(circnet.CircnetError, match=match):
         run_config(cfg)
+
+
+def test_constant_outcome_has_no_sensitivity_indices():
+    d = saltelli({"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, 16, rng=0)
+    res = ensemble(constant_task, d, rng=0)
+    si = res.sensitivity()
+    assert si.loc["c"].isna().all().all()
+    assert si.loc["f", "x1"]["total"] > 0.5
+
+
+def constant_task(params, rng):
+    return {"c": 3.0, "f": params["x1"]}
