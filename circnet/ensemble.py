@@ -28,6 +28,7 @@ resubmitted. With ``checkpoint=DIR`` every finished chunk is written atomically 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -240,13 +241,21 @@ def _split_params(
     return cells, sites, flows, other
 
 
+@functools.lru_cache(maxsize=2)
+def _default_body() -> Any:
+    """The male reference body, built once per worker process (tasks never modify it)."""
+    from .body import default_body
+
+    return default_body()
+
+
 def _model(body: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    from .body import default_body, scale_organ_flow
+    from .body import scale_organ_flow
     from .cells import CellProfile
     from .transport import TransportModel
 
     cells, sites, flows, other = _split_params(params)
-    body = default_body() if body is None else body
+    body = _default_body() if body is None else body
     for organ, factor in flows.items():
         body = scale_organ_flow(body, organ, factor)
     profile = CellProfile(**cells, sites=sites)
@@ -298,12 +307,12 @@ def course_task(
     Member parameters other than cell parameters go to ``simulate_course`` as
     keyword arguments (e.g. ``shedding_rate``), after ``fixed``.
     """
-    from .body import default_body, scale_organ_flow
+    from .body import scale_organ_flow
     from .cells import CellProfile
     from .course import simulate_course
 
     cells, sites, flows, other = _split_params(params)
-    body = default_body() if body is None else body
+    body = _default_body() if body is None else body
     for organ, factor in flows.items():
         body = scale_organ_flow(body, organ, factor)
     kwargs = {**fixed, **other}
