@@ -916,6 +916,11 @@ class TransportModel:
         else:
             if shed_rate:
                 raise ParameterError("`shed_rate` needs a named source (organ or node)")
+            if n_cells:
+                raise ParameterError(
+                    "`n_cells` goes with a named source; with initial counts "
+                    "per state, the counts are the cells (leave n_cells at 0)"
+                )
             c0 = counts_from(source, self.states, nt, None, n_cells)
         return simulate_counts(
             self.generator,

@@ -528,3 +528,13 @@ def test_split_counts_handles_huge_counts_and_absorbing_rows():
     np.testing.assert_array_equal(out, same)
     empty = split_counts(np.zeros(3, np.int64), kernel, np.random.default_rng(0))
     np.testing.assert_array_equal(empty, np.zeros(3))
+
+
+def test_initial_counts_with_n_cells_is_refused():
+    import circnet as _c
+
+    model = _c.TransportModel(_c.default_body())
+    with pytest.raises(_c.ParameterError, match="n_cells"):
+        model.simulate({"transit:left_heart": 10}, 5, [1.0], rng=0)
+    res = model.simulate({"transit:left_heart": 10}, times=[1.0], rng=0)
+    assert int(res.counts[-1].sum()) == 10
