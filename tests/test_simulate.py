@@ -432,7 +432,7 @@ def test_spawned_streams_are_independent(model, p_long):
     ("kwargs", "error", "match"),
     [
         (dict(source="nowhere"), UnknownNameError, "unknown primary site 'nowhere'"),
-        (dict(source={"transit:nowhere": 3}), UnknownNameError, "unknown state"),
+        (dict(source={"transit:nowhere": 3}, n_cells=0), UnknownNameError, "unknown state"),
         (dict(n_cells=-1), ParameterError, "`n_cells`"),
         (dict(n_cells=2.5), ParameterError, "`n_cells`"),
         (dict(times=[60.0, 1.0]), ParameterError, "`times`"),
@@ -442,6 +442,7 @@ def test_spawned_streams_are_independent(model, p_long):
         (dict(dt=0.0), ParameterError, "`dt`"),
         (dict(shed_rate=-1.0), ParameterError, "`release_rate`"),
         (dict(source={"transit:portal_vein": 3}, shed_rate=1.0), ParameterError, "`shed_rate`"),
+        (dict(source={"transit:portal_vein": 3}), ParameterError, "`n_cells` goes with"),
     ],
 )
 def test_bad_simulate_input_raises(model, kwargs, error, match):
