@@ -387,6 +387,20 @@ def _entry_state(kind: str, node: Any) -> str:
     raise CircnetError(f"flow cannot carry a cell into {kind} node {node!r}")
 
 
+def _moves(
+    g: nx.DiGraph, kinds: Mapping[Any, str], node: Any, channel: str | None
+) -> list[tuple[str, float]]:
+    """Where flow carries a cell leaving ``node``: (entry state, share by flow) per out-edge
+    of ``channel`` (any if None); the bed-to-tissue filtration edge carries no cells."""
+    out = [
+        (v, float(d["flow"]))
+        for _, v, d in g.out_edges(node, data=True)
+        if (channel is None or d["channel"] == channel) and kinds[v] != "tissue"
+    ]
+    total = sum(f for _, f in out)
+    return [(_entry_state(kinds[v], v), f / total) for v, f in out]
+
+
 class TransportModel:
     """Transport of a detached cell through a body, as an absorbing Markov chain.
 
@@ -472,14 +486,8 @@ class TransportModel:
         kinds = nx.get_node_attributes(g, "kind")
 
         def spread(src: str, node: Any, rate: float, channel: str | None) -> None:
-            out = [
-                (v, float(d["flow"]))
-                for _, v, d in g.out_edges(node, data=True)
-                if (channel is None or d["channel"] == channel) and kinds[v] != "tissue"
-            ]
-            total = sum(f for _, f in out)
-            for v, f in out:
-                add(src, _entry_state(kinds[v], v), rate * f / total)
+            for dst, share in _moves(g, kinds, node, channel):
+                add(src, dst, rate * share)
 
         for n, d in g.nodes(data=True):
             k = d["kind"]
@@ -605,14 +613,8 @@ class TransportModel:
         p = dict.fromkeys(self.transient_states, 0.0)
 
         def pour(node: Any, share: float, channel: str | None) -> None:
-            out = [
-                (v, float(d["flow"]))
-                for _, v, d in g.out_edges(node, data=True)
-                if (channel is None or d["channel"] == channel) and kinds[v] != "tissue"
-            ]
-            total = sum(f for _, f in out)
-            for v, f in out:
-                p[_entry_state(kinds[v], v)] += share * f / total
+            for dst, part in _moves(g, kinds, node, channel):
+                p[dst] += share * part
 
         if primary in self._organs:
             bed = next(
