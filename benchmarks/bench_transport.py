@@ -284,8 +284,7 @@ def run(task: str, *args, timeout: float = 600.0) -> dict:
     """Run one worker; ``timeout`` counts from the moment its clock starts."""
     cmd = [sys.executable, __file__, "--worker", json.dumps([task, *args])]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines = []
     for ln in proc.stdout:  # set-up (imports, the chain) is not limited
         if ln.startswith("START"):
@@ -361,8 +360,13 @@ def main() -> None:
     ours = run("default", "circnet")
     for peer in ("numpy", "pydtmc"):
         r = run("default", peer, timeout=lim_pydtmc if peer == "pydtmc" else lim_peer)
-        row("(a) default body, all 21 primaries, build incl. (target < 20 ms)", ours,
-            {"numpy": "dense numpy", "pydtmc": "PyDTMC"}[peer], r, ours.get("check", ""))
+        row(
+            "(a) default body, all 21 primaries, build incl. (target < 20 ms)",
+            ours,
+            {"numpy": "dense numpy", "pydtmc": "PyDTMC"}[peer],
+            r,
+            ours.get("check", ""),
+        )
     # ---- (b) one source
     for kind in ("tree", "random"):
         for n in sizes:
@@ -370,8 +374,10 @@ def main() -> None:
             label = f"(b) {'tree body' if kind == 'tree' else 'random 4-out'} {n:.0e}, one source"
             if n == 1_000_000:
                 label += " (target <= 2 s, < 2 GiB)"
-            note = (f"{ours.get('method', '')}, {ours.get('check', '')}, peak {mem(ours)}, "
-                    f"out-degree {ours.get('degree', '')}")
+            note = (
+                f"{ours.get('method', '')}, {ours.get('check', '')}, peak {mem(ours)}, "
+                f"out-degree {ours.get('degree', '')}"
+            )
             for peer in ("numpy", "splu", "gmres", "pydtmc"):
                 if peer == "numpy" and n > DENSE_MAX:
                     r = {"skipped": f"skipped (n > {DENSE_MAX:,})"}
@@ -391,7 +397,8 @@ def main() -> None:
         for n, f in fm:
             ours = run("fatematrix", kind, n, f, "circnet", timeout=300)
             tgt = {10_000: " (target <= 0.3 s)", 100_000: " (target <= 30 s)"}.get(n, "")
-            label = f"(b) {'tree body' if kind == 'tree' else 'random 4-out'} {n:.0e}, fate matrix {f} fates{tgt}"
+            name = "tree body" if kind == "tree" else "random 4-out"
+            label = f"(b) {name} {n:.0e}, fate matrix {f} fates{tgt}"
             note = f"{ours.get('method', '')}, {ours.get('check', '')}, peak {mem(ours)}"
             for peer in ("numpy", "splu", "gmres", "pydtmc"):
                 if peer == "numpy" and n > DENSE_MAX:
@@ -409,9 +416,11 @@ def main() -> None:
     one = run("triad", narr, reps, time.time() + 0.5)["bw"]
     start = time.time() + 1.0
     procs = [
-        subprocess.Popen([sys.executable, __file__, "--worker",
-                          json.dumps(["triad", narr, reps, start])],
-                         stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", json.dumps(["triad", narr, reps, start])],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     both = sum(json.loads(p.communicate()[0].strip().splitlines()[-1])["bw"] for p in procs)
@@ -420,19 +429,31 @@ def main() -> None:
     prop = {}
     for kind, order in (("tree", "rcm"), ("tree", "natural"), ("random", "natural")):
         for solver in ("circnet", "scipy"):
-            prop[kind, order, solver] = run("propagate", kind, prop_n, steps, solver, order,
-                                            timeout=900)
+            prop[kind, order, solver] = run(
+                "propagate", kind, prop_n, steps, solver, order, timeout=900
+            )
         ours, peer = prop[kind, order, "circnet"], prop[kind, order, "scipy"]
-        name = {"rcm": "tree body, RCM order", "natural": "tree body, natural order"}[order] \
-            if kind == "tree" else "random 4-out"
-        tgt = " (target >= 40 % of bandwidth)" if order == "rcm" else \
-            (" (target >= 2x scipy CSR)" if kind == "random" else "")
+        name = (
+            {"rcm": "tree body, RCM order", "natural": "tree body, natural order"}[order]
+            if kind == "tree"
+            else "random 4-out"
+        )
+        tgt = (
+            " (target >= 40 % of bandwidth)"
+            if order == "rcm"
+            else (" (target >= 2x scipy CSR)" if kind == "random" else "")
+        )
         shares = []
         for who, r in (("circnet", ours), ("scipy", peer)):
             if "bw" in r:
                 shares.append(f"{who} {r['bw'] / 1e9:.1f} GB/s = {100 * r['bw'] / bw:.0f} %")
-        row(f"(c) propagation {prop_n:.0e} states x {steps} steps, {name}{tgt}", ours,
-            "scipy CSR loop", peer, "; ".join(shares))
+        row(
+            f"(c) propagation {prop_n:.0e} states x {steps} steps, {name}{tgt}",
+            ours,
+            "scipy CSR loop",
+            peer,
+            "; ".join(shares),
+        )
 
     load1 = os.getloadavg()
     lines = [
@@ -442,7 +463,8 @@ def main() -> None:
     ]
     foot = [
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; "
         f"memory bandwidth (numpy triad, STREAM byte count): {one / 1e9:.1f} GB/s one process, "
         f"{both / 1e9:.1f} GB/s two processes at once; shares are of {bw / 1e9:.1f} GB/s. "
         f"Bytes per SpMV counted as data + indices + indptr + x + y. "

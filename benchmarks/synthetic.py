@@ -131,8 +131,14 @@ def capillary_tree_body(
     pools = [n for n, d in body.nodes(data=True) if d["kind"] == "pool"]
     organs = list(beds)
     inflow = np.array(
-        [sum(float(e["flow"]) for _, _, e in body.in_edges(beds[o], data=True)
-             if e.get("channel", "blood") == "blood") for o in organs]
+        [
+            sum(
+                float(e["flow"])
+                for _, _, e in body.in_edges(beds[o], data=True)
+                if e.get("channel", "blood") == "blood"
+            )
+            for o in organs
+        ]
     )
     n_regions_total = (n_fates - 1) if n_fates is not None else len(organs)
     if n_regions_total < len(organs):
@@ -171,7 +177,9 @@ def capillary_tree_body(
         labels += [f"tissue:{o}:{i}" for i in range(r)]
         pos += 2 * m + nl + r
     n_transient = pos
-    fate_labels = ["dead"] + [f"colony:{o}:{i}" for o, r in zip(organs, regions) for i in range(r)]
+    fate_labels = ["dead"] + [
+        f"colony:{o}:{i}" for o, r in zip(organs, regions, strict=True) for i in range(r)
+    ]
     dead = n_transient
     n = n_transient + len(fate_labels)
     colony0 = {}
@@ -236,8 +244,8 @@ def capillary_tree_body(
         # the same level (0.15); root -> the bed's blood outflow targets
         rate_v = 1.0 / (t_seg * rng.lognormal(0.0, 0.3, size=m))
         lvl = np.floor(np.log(np.arange(m) * (k - 1) + 1) / np.log(k) + 1e-9).astype(int)
-        first = (k ** lvl - 1) // (k - 1)
-        width = np.minimum(k ** lvl, m - first)
+        first = (k**lvl - 1) // (k - 1)
+        width = np.minimum(k**lvl, m - first)
         nb = first[parent] + (parent - first[parent] + 1) % width[parent]
         add(v0 + child, v0 + parent, rate_v[child] * 0.85)
         add(v0 + child, v0 + nb, rate_v[child] * 0.15)
@@ -262,8 +270,11 @@ def capillary_tree_body(
     p0 = np.zeros(n_transient)
     p0[offsets[source][1]] = 1.0  # the venous root of the source organ
     return SyntheticChain(
-        name=f"tree body {n:,}", generator=q, labels=tuple(labels + fate_labels),
-        n_transient=n_transient, source=p0,
+        name=f"tree body {n:,}",
+        generator=q,
+        labels=tuple(labels + fate_labels),
+        n_transient=n_transient,
+        source=p0,
     )
 
 
