@@ -36,6 +36,7 @@ import math
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -476,21 +477,44 @@ class EnsembleResult:
             )
         f_a, f_b = y[:, :n], y[:, n : 2 * n]
         f_ab = np.stack([y[:, (2 + i) * n : (3 + i) * n] for i in range(k)])
-        res = stats.sobol_indices(
-            func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n, rng=np.random.default_rng(rng)
-        )
+
+        def indices(idx: np.ndarray) -> np.ndarray:
+            # Saltelli et al. 2010, Table 2 (b) and (f): the estimators scipy uses, on a
+            # resample of the base points (scipy's own call insists on a power of 2)
+            fa, fb, fab = f_a[:, idx], f_b[:, idx], f_ab[..., idx]
+            var = np.var([fa, fb], axis=(0, -1))
+            first = np.mean(fb * (fab - fa), axis=-1) / var
+            total = 0.5 * np.mean((fa - fab) ** 2, axis=-1) / var
+            return np.concatenate([first.T.ravel(), total.T.ravel()])
+
+        res = stats.sobol_indices(func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n)
 
         def grid2(x: Any) -> np.ndarray:  # scipy drops the outcome axis for one outcome
             return np.asarray(x, dtype=float).reshape(len(names), k)
 
         cols = {"first_order": grid2(res.first_order), "total": grid2(res.total_order)}
         if n_resamples:
-            ci = res.bootstrap(n_resamples=n_resamples)
+            # BCa bootstrap over the n base samples, as SobolResult.bootstrap does, but with
+            # our own generator: scipy's method draws from numpy's global state
+            # an index that every resample gives exactly (e.g. 0 for an unused parameter)
+            # makes BCa's acceleration 0/0: its interval is then NaN, without a warning
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+                boot = stats.bootstrap(
+                    [np.arange(n)],
+                    indices,
+                    method="BCa",
+                    n_resamples=n_resamples,
+                    vectorized=False,
+                    rng=np.random.default_rng(rng),
+                )
+            lo, hi = boot.confidence_interval
+            half = len(names) * k
             cols.update(
-                first_order_low=grid2(ci.first_order.confidence_interval.low),
-                first_order_high=grid2(ci.first_order.confidence_interval.high),
-                total_low=grid2(ci.total_order.confidence_interval.low),
-                total_high=grid2(ci.total_order.confidence_interval.high),
+                first_order_low=grid2(lo[:half]),
+                first_order_high=grid2(hi[:half]),
+                total_low=grid2(lo[half:]),
+                total_high=grid2(hi[half:]),
             )
         # an outcome that does not vary (up to round-off) has no variance to apportion
         flat = np.ptp(y, axis=1) <= 1e-9 * np.maximum(1e-300, np.abs(y).max(axis=1))

@@ -323,3 +323,14 @@ def test_constant_outcome_has_no_sensitivity_indices():
 
 def constant_task(params, rng):
     return {"c": 3.0, "f": params["x1"]}
+
+
+def test_bootstrap_intervals_are_reproducible_and_cover_the_estimate():
+    d = saltelli({"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, 64, rng=0)
+    res = ensemble(constant_task, d, rng=0)
+    a = res.sensitivity("f", n_resamples=200, rng=5)
+    b = res.sensitivity("f", n_resamples=200, rng=5)
+    pd.testing.assert_frame_equal(a, b)
+    row = a.loc[("f", "x1")]
+    assert row["first_order_low"] <= row["first_order"] <= row["first_order_high"]
+    assert row["total_low"] <= row["total"] <= row["total_high"]
