@@ -477,6 +477,10 @@ class EnsembleResult:
             )
         f_a, f_b = y[:, :n], y[:, n : 2 * n]
         f_ab = np.stack([y[:, (2 + i) * n : (3 + i) * n] for i in range(k)])
+        # centre on the mean output, as scipy.stats.sobol_indices does (Sobol' & Levitan
+        # 1999): the bootstrap below must resample the same centred outputs
+        mean = np.mean([f_a, f_b], axis=(0, -1)).reshape(-1, 1)
+        f_a, f_b, f_ab = f_a - mean, f_b - mean, f_ab - mean
 
         def indices(idx: np.ndarray) -> np.ndarray:
             # Saltelli et al. 2010, Table 2 (b) and (f): the estimators scipy uses, on a
@@ -487,7 +491,9 @@ class EnsembleResult:
             total = 0.5 * np.mean((fa - fab) ** 2, axis=-1) / var
             return np.concatenate([first.T.ravel(), total.T.ravel()])
 
-        res = stats.sobol_indices(func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n)
+        res = stats.sobol_indices(
+            func={"f_A": f_a.copy(), "f_B": f_b.copy(), "f_AB": f_ab.copy()}, n=n
+        )
 
         def grid2(x: Any) -> np.ndarray:  # scipy drops the outcome axis for one outcome
             return np.asarray(x, dtype=float).reshape(len(names), k)
