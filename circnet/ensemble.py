@@ -250,16 +250,24 @@ def _default_body() -> Any:
     return default_body()
 
 
-def _model(body: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _member_setup(body: Any, params: Mapping[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """A member's body (flow factors applied), its CellProfile (None if no cell or site
+    parameter is set), and the parameters left for the task."""
     from .body import scale_organ_flow
     from .cells import CellProfile
-    from .transport import TransportModel
 
     cells, sites, flows, other = _split_params(params)
     body = _default_body() if body is None else body
     for organ, factor in flows.items():
         body = scale_organ_flow(body, organ, factor)
-    profile = CellProfile(**cells, sites=sites)
+    profile = CellProfile(**cells, sites=sites) if cells or sites else None
+    return body, profile, other
+
+
+def _model(body: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from .transport import TransportModel
+
+    body, profile, other = _member_setup(body, params)
     return TransportModel(body, profile), other
 
 
@@ -308,17 +316,12 @@ def course_task(
     Member parameters other than cell parameters go to ``simulate_course`` as
     keyword arguments (e.g. ``shedding_rate``), after ``fixed``.
     """
-    from .body import scale_organ_flow
-    from .cells import CellProfile
     from .course import simulate_course
 
-    cells, sites, flows, other = _split_params(params)
-    body = _default_body() if body is None else body
-    for organ, factor in flows.items():
-        body = scale_organ_flow(body, organ, factor)
+    body, profile, other = _member_setup(body, params)
     kwargs = {**fixed, **other}
-    if cells or sites:
-        kwargs["cells"] = CellProfile(**cells, sites=sites)
+    if profile is not None:
+        kwargs["cells"] = profile
     result = simulate_course(body, primary, years, rng=rng, **kwargs)
     return _course_outcomes(result)
 
