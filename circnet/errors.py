@@ -14,6 +14,8 @@ __all__ = [
     "ParameterError",
     "UnknownNameError",
     "CheckpointError",
+    "SolverError",
+    "OptionalDependencyError",
 ]
 
 
@@ -56,3 +58,11 @@ class UnknownNameError(CircnetError, KeyError):
 
 class CheckpointError(CircnetError, ValueError):
     """A checkpoint file does not match the run that tries to resume from it."""
+
+
+class SolverError(CircnetError, ArithmeticError):
+    """A linear solve did not reach the required residual."""
+
+
+class OptionalDependencyError(CircnetError, ImportError):
+    """An optional dependency (matplotlib for plots, dask for clusters) is not installed."""
