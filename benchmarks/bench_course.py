@@ -35,7 +35,7 @@ _MODEL: circnet.TransportModel | None = None
 def _init_worker(sex: str) -> None:
     global _MODEL
     _MODEL = circnet.TransportModel(circnet.default_body(sex))
-    _MODEL.fates(list(_MODEL.organs) + list(_MODEL.lymph_nodes))  # factorise once
+    _MODEL.fate_table(list(_MODEL.organs) + list(_MODEL.lymph_nodes))  # factorise once
 
 
 def _patient(args: tuple[str, np.random.SeedSequence]) -> dict:

@@ -66,7 +66,7 @@ def work_default(solver: str) -> dict:
         for _ in range(20):
             t = time.perf_counter()
             model = circnet.TransportModel(body)
-            table = model.fates()
+            table = model.fate_table()
             times.append(time.perf_counter() - t)
         err = float(abs(table.sum(axis=1) - 1).max())
         return {"time": float(np.median(times)), "check": f"sum-1 {err:.0e}"}

@@ -19,6 +19,7 @@ render_html       write a self-contained interactive HTML view of a body (and an
 plot_fates        bar chart of fate probabilities, one or several primaries (PNG/SVG)
 plot_propagation  where released cells are over time, by state group (PNG/SVG)
 plot_course       a disease course: burden per site (log), event timeline (PNG/SVG)
+plot_calibration  observed vs predicted site shares of a calibration (PNG/SVG)
 course_report     one self-contained HTML report of a course: network, plots, tables
 TumourParams      growth (Hahnfeldt 1999), angiogenic switch, shedding, nodal immunity of a tumour
 grow_tumour       deterministic course of one tumour (cells, carrying capacity, shedding)
@@ -35,6 +36,7 @@ load_receptivity  read saved receptivity factors into a CellProfile
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
+from ._version import __version__ as __version__
 from .body import (
     balance_flows,
     default_body,
@@ -64,13 +66,11 @@ from .errors import (
     UnknownNameError,
 )
 from .io import read_body, write_body
-from .plots import plot_course, plot_fates, plot_propagation
+from .plots import plot_calibration, plot_course, plot_fates, plot_propagation
 from .render import render_html
 from .report import course_report
 from .transport import AbsorbingChain, FateResult, TransportModel
 from .tumour import TumourParams, grow_tumour
-
-__version__ = "0.1.0"
 
 __all__ = [
     "default_body",
@@ -91,6 +91,7 @@ __all__ = [
     "plot_fates",
     "plot_propagation",
     "plot_course",
+    "plot_calibration",
     "course_report",
     "TumourParams",
     "grow_tumour",

@@ -11,14 +11,17 @@ import sys
 
 import networkx as nx
 
-from . import __version__
-from .body import default_body, lymph_nodes, organs, summary
+from ._version import __version__
+from .body import arterial_pool, default_body, lymph_nodes, organs, summary
 
 __all__ = ["main", "format_summary"]
 
 
 def format_summary(body: nx.DiGraph) -> str:
     """The summary of ``body`` as a plain-text table with totals.
+
+    Works on any valid body: nodes are found by kind (the arterial total is the output
+    of :func:`~circnet.body.arterial_pool`), not by the default body's names.
 
     Examples
     --------
@@ -27,9 +30,10 @@ def format_summary(body: nx.DiGraph) -> str:
     True
     """
     table = summary(body)
-    co = float(body.graph["cardiac_output"])
+    heart = arterial_pool(body)
+    arterial = sum(float(d["flow"]) for _, _, d in body.out_edges(heart, data=True))
+    co = float(body.graph.get("cardiac_output") or arterial)
     name = body.graph.get("name", "body")
-    arterial = sum(float(d["flow"]) for _, _, d in body.out_edges("left_heart", data=True))
     lymph_total = float(table["lymph_outflow_ml_min"].sum())
     head = (
         f"{'organ':<17}{'blood in':>10}{'% of CO':>9}{'lymph out':>11}  "

@@ -122,7 +122,7 @@ def _file_mode(path: Path) -> int:
 # --------------------------------------------------------------------------- package data
 def data_text(name: str) -> str:
     """The text of a file in ``circnet/data`` (package data), UTF-8."""
-    return resources.files("circnet").joinpath("data", name).read_text(encoding="utf-8")
+    return (resources.files("circnet") / "data" / name).read_text(encoding="utf-8")
 
 
 def read_data_csv(name: str) -> list[dict[str, str]]:
@@ -202,7 +202,8 @@ def save_checkpoint(
     }
     text = json.dumps(header, default=_json_default)
     with atomic_write(path, "wb") as fh:
-        np.savez(fh, __header__=np.str_(text), **arrs)
+        payload: dict[str, Any] = {"__header__": np.str_(text), **arrs}
+        np.savez(fh, **payload)
 
 
 def _json_default(x: Any) -> Any:

@@ -27,24 +27,40 @@ relative tolerance of :data:`FLOW_RTOL`.
 Node names of the default body: pools ``venous_return``, ``right_heart``,
 ``left_heart``, ``portal_vein``; for each organ ``X`` a bed ``X_bed`` and a tissue
 ``X``; lymph node groups such as ``axillary_nodes``; ducts ``cisterna_chyli``,
-``thoracic_duct``, ``right_lymphatic_duct``.
+``thoracic_duct``, ``right_lymphatic_duct``. Nothing in circnet relies on these names:
+code finds nodes by kind and organ (:func:`bed_of`, :func:`tissue_of`,
+:func:`arterial_pool`), so a user's body may name its nodes as it likes. The default
+body is built from the tables by :mod:`circnet._body_build`.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import numbers
-from collections.abc import Mapping
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
-import yaml
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
 
+from ._body_build import (
+    TABLES,
+    UNITS,
+    build_reference_body,
+    reference_cardiac_output,
+)
+from ._body_build import tables as _tables
+from ._body_rules import (
+    CHANNELS,
+    FLOW_RTOL,
+    NODE_KINDS,
+    arterial_pool,
+    pool_feeding_most_beds,
+    problems,
+    validate,
+)
+from ._validation import check_number
 from .errors import BodyError, UnknownNameError
 
 __all__ = [
@@ -52,6 +68,7 @@ __all__ = [
     "CHANNELS",
     "FLOW_RTOL",
     "POOLS",
+    "UNITS",
     "default_body",
     "validate",
     "problems",
@@ -60,54 +77,17 @@ __all__ = [
     "lymph_nodes",
     "bed_of",
     "tissue_of",
+    "arterial_pool",
     "balance_flows",
     "scale_organ_flow",
     "data_tables",
 ]
 
-NODE_KINDS = ("pool", "capillary_bed", "tissue", "lymph_node", "lymph_duct")
-CHANNELS = ("blood", "lymph")
-#: Relative tolerance of the flow balance at a node: ``|in - out| <= FLOW_RTOL * max(in, out)``.
-FLOW_RTOL = 1e-9
+#: Pool names of the default body (a user's body may name its pools as it likes).
 POOLS = ("venous_return", "right_heart", "left_heart", "portal_vein")
-UNITS = {"flow": "mL/min", "volume": "mL", "diameter": "um", "time": "min"}
-
-_BLOOD_KINDS = {"pool", "capillary_bed"}
-_ALLOWED_EDGES = {
-    # (source kind, target kind): allowed channels
-    ("pool", "pool"): {"blood"},
-    ("pool", "capillary_bed"): {"blood"},
-    ("capillary_bed", "pool"): {"blood"},
-    ("capillary_bed", "capillary_bed"): {"blood"},
-    ("capillary_bed", "tissue"): {"lymph"},
-    ("tissue", "lymph_node"): {"lymph"},
-    ("tissue", "lymph_duct"): {"lymph"},
-    ("lymph_node", "lymph_node"): {"lymph"},
-    ("lymph_node", "lymph_duct"): {"lymph"},
-    ("lymph_duct", "lymph_duct"): {"lymph"},
-    ("lymph_duct", "pool"): {"lymph"},
-}
 
 
-# --------------------------------------------------------------------------- data
-def _read_csv(name: str) -> list[dict[str, str]]:
-    text = resources.files("circnet").joinpath("data", name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
-
-
-@lru_cache(maxsize=1)
-def _tables() -> dict[str, Any]:
-    physiology = yaml.safe_load(
-        resources.files("circnet").joinpath("data", "physiology.yaml").read_text("utf-8")
-    )
-    return {
-        "blood_flow": _read_csv("blood_flow.csv"),
-        "capillaries": _read_csv("capillaries.csv"),
-        "lymph_nodes": _read_csv("lymph_nodes.csv"),
-        "physiology": physiology,
-    }
-
-
+# --------------------------------------------------------------------------- building
 def data_tables() -> dict[str, pd.DataFrame]:
     """The sourced tables in ``circnet/data`` that the default body is built from.
 
@@ -123,23 +103,9 @@ def data_tables() -> dict[str, pd.DataFrame]:
     True
     """
     t = _tables()
-    return {k: pd.DataFrame(t[k]) for k in ("blood_flow", "capillaries", "lymph_nodes")}
+    return {k: pd.DataFrame(t[k]) for k in TABLES}
 
 
-def _split(spec: str) -> dict[str, float]:
-    """Parse ``"a:0.75;b:0.25"`` (or a single name) into shares that sum to one."""
-    spec = spec.strip()
-    if not spec:
-        return {}
-    out: dict[str, float] = {}
-    for part in spec.split(";"):
-        name, _, share = part.partition(":")
-        out[name.strip()] = float(share) if share else 1.0
-    total = sum(out.values())
-    return {k: v / total for k, v in out.items()}
-
-
-# --------------------------------------------------------------------------- building
 def default_body(sex: str = "male", cardiac_output: float | None = None) -> nx.DiGraph:
     """Build the reference adult body from the sourced tables in ``circnet/data``.
 
@@ -173,377 +139,11 @@ def default_body(sex: str = "male", cardiac_output: float | None = None) -> nx.D
     """
     if sex not in ("male", "female"):
         raise UnknownNameError(f"`sex` must be 'male' or 'female' (got {sex!r})")
-    t = _tables()
-    phys = t["physiology"]
-    co_ref = float(phys["cardiac_output_ml_min"][sex])
     if cardiac_output is None:
-        co = co_ref
+        co = reference_cardiac_output(sex)
     else:
-        co = _positive_number(cardiac_output, "cardiac_output")
-    blood_volume = float(phys["blood_volume_ml"][sex])
-    col = f"{sex}_pct_co"
-
-    # organ shares of cardiac output
-    rows = [r for r in t["blood_flow"] if r[col].strip()]
-    shares: dict[str, float] = {}
-    for r in rows:
-        if r[col].strip() != "remainder":
-            shares[r["organ"]] = float(r[col]) / 100.0
-    for r in rows:
-        if r[col].strip() == "remainder":
-            shares[r["organ"]] = 1.0 - sum(shares.values())
-    diam = {r["organ"]: float(r["diameter_um"]) for r in t["capillaries"]}
-    row_of = {r["organ"]: r for r in rows}
-
-    g = nx.DiGraph()
-    g.graph.update(
-        name=f"circnet reference adult {sex}",
-        sex=sex,
-        cardiac_output=co,
-        units=dict(UNITS),
-        sources=_sources(),
-    )
-    bvf = phys["blood_volume_fraction"]
-    g.add_node(
-        "venous_return",
-        kind="pool",
-        label="Venous return (venae cavae)",
-        volume=bvf["venous_return"] * blood_volume,
-    )
-    g.add_node(
-        "right_heart", kind="pool", label="Right heart", volume=bvf["right_heart"] * blood_volume
-    )
-    g.add_node(
-        "left_heart",
-        kind="pool",
-        label="Left heart and aorta",
-        volume=bvf["left_heart"] * blood_volume,
-    )
-    g.add_node(
-        "portal_vein",
-        kind="pool",
-        label="Portal vein",
-        volume=float(phys["portal_vein_volume_ml"]["value"]),
-    )
-
-    # arterial flows and bed throughput
-    arterial = {o: s * co for o, s in shares.items()}
-    portal_in = sum(arterial[o] for o, r in row_of.items() if r["venous_drainage"] == "portal_vein")
-    through = dict(arterial)
-    through["liver"] = arterial["liver"] + portal_in
-    # lymph per organ, apportioned by blood flow through the bed (assumption documented in data/)
-    no_lymph = set(phys["lymph_apportionment"]["no_lymphatics"])
-    lymph_total = float(phys["total_lymph_flow_ml_min"]["value"])
-    with_lymph = [o for o in shares if o not in no_lymph and row_of[o]["lymph_nodes"].strip()]
-    denom = sum(through[o] for o in with_lymph)
-    lymph = {o: (lymph_total * through[o] / denom if o in with_lymph else 0.0) for o in shares}
-
-    systemic_cap = bvf["systemic_capillaries"] * blood_volume
-    systemic_through = sum(v for o, v in through.items() if o != "lung")
-    for organ, r in row_of.items():
-        bed, tissue = f"{organ}_bed", organ
-        if organ == "lung":
-            vol = bvf["pulmonary_capillaries"] * blood_volume
-        else:
-            vol = systemic_cap * through[organ] / systemic_through
-        g.add_node(
-            bed,
-            kind="capillary_bed",
-            organ=organ,
-            label=f"{r['label']}: capillaries",
-            diameter=diam[organ],
-            volume=vol,
-        )
-        g.add_node(tissue, kind="tissue", organ=organ, label=r["label"])
-        g.add_edge("left_heart", bed, channel="blood", flow=arterial[organ])
-        g.add_edge(bed, tissue, channel="lymph", flow=lymph[organ])
-    # venous drainage: the gut's, spleen's and pancreas's veins join in the portal vein,
-    # which feeds the liver sinusoids together with the hepatic artery
-    for organ, r in row_of.items():
-        if organ in ("lung", "liver"):
-            continue
-        g.add_edge(
-            f"{organ}_bed",
-            r["venous_drainage"],
-            channel="blood",
-            flow=through[organ] - lymph[organ],
-        )
-    portal = sum(d["flow"] for _, _, d in g.in_edges("portal_vein", data=True))
-    g.add_edge("portal_vein", "liver_bed", channel="blood", flow=portal)
-    g.add_edge(
-        "liver_bed",
-        row_of["liver"]["venous_drainage"],
-        channel="blood",
-        flow=arterial["liver"] + portal - lymph["liver"],
-    )
-
-    # lymph nodes and ducts
-    node_vol = float(phys["lymph_node_volume_ml"]["value"])
-    duct_vol = float(phys["lymph_duct_volume_ml"]["value"])
-    for r in t["lymph_nodes"]:
-        g.add_node(r["node"], kind="lymph_node", label=r["label"], volume=node_vol)
-    for name, label in (
-        ("cisterna_chyli", "Cisterna chyli"),
-        ("thoracic_duct", "Thoracic duct"),
-        ("right_lymphatic_duct", "Right lymphatic duct"),
-    ):
-        g.add_node(name, kind="lymph_duct", label=label, volume=duct_vol)
-    for organ, r in row_of.items():
-        if lymph[organ] > 0:
-            for node, share in _split(r["lymph_nodes"]).items():
-                g.add_edge(organ, node, channel="lymph", flow=lymph[organ] * share)
-    drains = {r["node"]: _split(r["drains_to"]) for r in t["lymph_nodes"]}
-    drains["cisterna_chyli"] = {"thoracic_duct": 1.0}
-    drains["thoracic_duct"] = {"venous_return": 1.0}
-    drains["right_lymphatic_duct"] = {"venous_return": 1.0}
-    lymph_sub = nx.DiGraph((u, v) for u, d in drains.items() for v in d)
-    fed = set()
-    for organ in row_of:
-        for node in g.successors(organ):
-            fed |= {node} | nx.descendants(lymph_sub, node)
-    # lymph-node groups that no organ of this body drains into (parasternal nodes in a
-    # body without breast) are left out rather than given zero flow
-    g.remove_nodes_from([r["node"] for r in t["lymph_nodes"] if r["node"] not in fed])
-    for node in nx.topological_sort(lymph_sub):
-        if node not in drains or node not in g:
-            continue
-        inflow = sum(d["flow"] for _, _, d in g.in_edges(node, data=True))
-        for target, share in drains[node].items():
-            g.add_edge(node, target, channel="lymph", flow=inflow * share)
-    # close the circulation through the heart and lungs
-    vr = sum(d["flow"] for _, _, d in g.in_edges("venous_return", data=True))
-    g.add_edge("venous_return", "right_heart", channel="blood", flow=vr)
-    g.add_edge("right_heart", "lung_bed", channel="blood", flow=vr)
-    lung_out = vr + arterial["lung"] - lymph["lung"]
-    g.add_edge("lung_bed", "left_heart", channel="blood", flow=lung_out)
-    validate(g)
-    return g
-
-
-def _sources() -> list[str]:
-    t = _tables()
-    seen: list[str] = []
-    for table in ("blood_flow", "capillaries", "lymph_nodes"):
-        for r in t[table]:
-            if r["source"] not in seen:
-                seen.append(r["source"])
-    for v in t["physiology"].values():
-        if isinstance(v, Mapping) and "source" in v and v["source"] not in seen:
-            seen.append(v["source"])
-    return seen
-
-
-def _positive_number(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise BodyError(f"`{name}` must be a positive number (got {x!r})")
-    x = float(x)
-    if not math.isfinite(x) or x <= 0:
-        raise BodyError(f"`{name}` must be a positive finite number (got {x!r})")
-    return x
-
-
-# --------------------------------------------------------------------------- validation
-def _flow_problem(u: Any, v: Any, data: Mapping[str, Any]) -> str | None:
-    if "flow" not in data:
-        return f"edge {u!r} -> {v!r}: missing `flow`"
-    f = data["flow"]
-    if isinstance(f, bool) or not isinstance(f, numbers.Real):
-        return f"edge {u!r} -> {v!r}: `flow` must be a number in mL/min (got {f!r})"
-    f = float(f)
-    if math.isnan(f):
-        return f"edge {u!r} -> {v!r}: `flow` is NaN"
-    if math.isinf(f):
-        return f"edge {u!r} -> {v!r}: `flow` is infinite"
-    if f < 0:
-        return f"edge {u!r} -> {v!r}: `flow` must not be negative (got {f!r})"
-    return None
-
-
-def problems(graph: Any) -> list[str]:
-    """List every rule of the body model that ``graph`` breaks (empty if valid).
-
-    See :func:`validate` for the rules.
-
-    Examples
-    --------
-    >>> body = default_body()
-    >>> problems(body)
-    []
-    >>> body.edges["left_heart", "brain_bed"]["flow"] = -1.0
-    >>> problems(body)[0]
-    "edge 'left_heart' -> 'brain_bed': `flow` must not be negative (got -1.0)"
-    """
-    if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
-        return [f"a body must be a networkx.DiGraph (got {type(graph).__name__})"]
-    out: list[str] = []
-    if graph.number_of_nodes() == 0:
-        return ["the graph has no nodes"]
-    kinds: dict[Any, str | None] = {}
-    for n, d in graph.nodes(data=True):
-        k = d.get("kind")
-        if k is None:
-            out.append(f"node {n!r}: missing `kind` (one of {', '.join(NODE_KINDS)})")
-        elif k not in NODE_KINDS:
-            out.append(f"node {n!r}: unknown kind {k!r} (expected one of {', '.join(NODE_KINDS)})")
-            k = None
-        kinds[n] = k
-        if k in ("capillary_bed", "tissue") and not isinstance(d.get("organ"), str):
-            out.append(f"node {n!r}: a {k} must carry its `organ` as a string")
-        for attr in ("volume", "diameter"):
-            if attr in d:
-                x = d[attr]
-                if (
-                    isinstance(x, bool)
-                    or not isinstance(x, numbers.Real)
-                    or not math.isfinite(float(x))
-                    or float(x) <= 0
-                ):
-                    out.append(f"node {n!r}: `{attr}` must be a positive finite number (got {x!r})")
-        if k in ("pool", "capillary_bed", "lymph_node", "lymph_duct") and "volume" not in d:
-            out.append(f"node {n!r}: a {k} needs a `volume` in mL (for residence times)")
-        if k == "capillary_bed" and "diameter" not in d:
-            out.append(f"node {n!r}: a capillary_bed needs a `diameter` in um")
-    if not any(k == "pool" for k in kinds.values()):
-        out.append("the graph has no `pool` node: blood has nowhere to mix")
-
-    flows_ok = True
-    for u, v, d in graph.edges(data=True):
-        ch = d.get("channel")
-        if ch not in CHANNELS:
-            out.append(f"edge {u!r} -> {v!r}: unknown channel {ch!r} (expected 'blood' or 'lymph')")
-        msg = _flow_problem(u, v, d)
-        if msg:
-            out.append(msg)
-            flows_ok = False
-        ku, kv = kinds.get(u), kinds.get(v)
-        if ku and kv and ch in CHANNELS:
-            allowed = _ALLOWED_EDGES.get((ku, kv), set())
-            if ch not in allowed:
-                out.append(f"edge {u!r} -> {v!r}: a {ch} edge from a {ku} to a {kv} is not allowed")
-            elif not msg and float(d["flow"]) == 0 and kv != "tissue":
-                out.append(
-                    f"edge {u!r} -> {v!r}: `flow` must be positive (got 0.0); "
-                    "remove the edge instead"
-                )
-    # beds and tissues pair up by organ
-    beds: dict[str, list[Any]] = {}
-    tissues: dict[str, list[Any]] = {}
-    for n, k in kinds.items():
-        if k in ("capillary_bed", "tissue") and isinstance(graph.nodes[n].get("organ"), str):
-            (beds if k == "capillary_bed" else tissues).setdefault(
-                graph.nodes[n]["organ"], []
-            ).append(n)
-    for organ, ns in beds.items():
-        if len(ns) > 1:
-            out.append(f"organ {organ!r} has more than one capillary bed: {sorted(map(str, ns))}")
-        for b in ns:
-            linked = [v for v in graph.successors(b) if kinds.get(v) == "tissue"]
-            if not linked:
-                out.append(
-                    f"node {b!r}: capillary bed without its tissue "
-                    f"(no edge to a tissue of organ {organ!r})"
-                )
-            for v in linked:
-                if graph.nodes[v].get("organ") != organ:
-                    out.append(
-                        f"edge {b!r} -> {v!r}: bed of organ {organ!r} feeds the tissue of "
-                        f"organ {graph.nodes[v].get('organ')!r}"
-                    )
-    for organ, ns in tissues.items():
-        if len(ns) > 1:
-            out.append(f"organ {organ!r} has more than one tissue: {sorted(map(str, ns))}")
-        for tnode in ns:
-            if organ not in beds:
-                out.append(f"node {tnode!r}: tissue of organ {organ!r} has no capillary bed")
-            preds = list(graph.predecessors(tnode))
-            if len(preds) != 1:
-                out.append(
-                    f"node {tnode!r}: a tissue is fed by exactly one capillary bed "
-                    f"(got {len(preds)} in-edges)"
-                )
-    if not flows_ok:
-        return out
-    # balance
-    for n in graph.nodes:
-        fin = sum(float(d["flow"]) for _, _, d in graph.in_edges(n, data=True))
-        fout = sum(float(d["flow"]) for _, _, d in graph.out_edges(n, data=True))
-        if abs(fin - fout) > FLOW_RTOL * max(fin, fout):
-            out.append(
-                f"node {n!r}: flows do not balance: in {fin!r} mL/min, out {fout!r} mL/min "
-                f"(relative tolerance {FLOW_RTOL:g})"
-            )
-        if fin == 0 and fout == 0 and kinds.get(n) != "tissue":
-            out.append(f"node {n!r}: no flow reaches or leaves it (isolated)")
-    # reachability over positive-flow edges
-    pos = nx.DiGraph()
-    pos.add_nodes_from(
-        n
-        for n in graph
-        if not (kinds.get(n) == "tissue" and graph.in_degree(n, weight="flow") == 0)
-    )
-    pos.add_edges_from(
-        (u, v)
-        for u, v, d in graph.edges(data=True)
-        if float(d["flow"]) > 0 and u in pos and v in pos
-    )
-    pools = [n for n, k in kinds.items() if k == "pool"]
-    if pools and pos.number_of_nodes():
-        heart = "left_heart" if "left_heart" in pos else pools[0]
-        downstream = nx.descendants(pos, heart) | {heart}
-        upstream = nx.ancestors(pos, heart) | {heart}
-        for n in pos:
-            k = kinds.get(n)
-            if n not in upstream:
-                if k in ("tissue", "lymph_node", "lymph_duct"):
-                    out.append(f"node {n!r}: lymph leaving it never returns to the blood")
-                else:
-                    out.append(f"node {n!r}: blood cannot leave it back to {heart!r}")
-            if n not in downstream:
-                out.append(f"node {n!r}: cannot be reached from {heart!r} by any flow")
-    return out
-
-
-def validate(graph: Any) -> nx.DiGraph:
-    """Check that ``graph`` is a consistent body; raise :class:`~circnet.BodyError` if not.
-
-    Rules: a ``networkx.DiGraph``; every node has a known ``kind``; beds and tissues
-    carry their ``organ``, and each bed feeds exactly its own tissue; pools, beds,
-    lymph nodes and ducts have a positive ``volume``, beds a ``diameter``; every edge
-    has a known ``channel`` and a finite, non-negative ``flow`` (zero only on a
-    bed-to-tissue edge) and joins kinds that the anatomy allows (blood between pools
-    and beds, lymph from tissue through nodes and ducts to a pool); flows balance at
-    every node within :data:`FLOW_RTOL`; every node is reached from the left heart
-    and drains back to it.
-
-    Parameters
-    ----------
-    graph : networkx.DiGraph
-
-    Returns
-    -------
-    networkx.DiGraph
-        The same graph, so that ``validate`` can be chained.
-
-    Raises
-    ------
-    BodyError
-        Listing every problem found (``err.problems``), each naming its node or edge.
-
-    Examples
-    --------
-    >>> body = default_body()
-    >>> body.nodes["kidneys"]["kind"] = "kidney"
-    >>> try:
-    ...     validate(body)
-    ... except BodyError as err:
-    ...     print(err.problems[0])  # doctest: +NORMALIZE_WHITESPACE
-    node 'kidneys': unknown kind 'kidney'
-    (expected one of pool, capillary_bed, tissue, lymph_node, lymph_duct)
-    """
-    found = problems(graph)
-    if found:
-        raise BodyError(found)
-    return graph
+        co = check_number(cardiac_output, "cardiac_output", low=0, low_open=True, unit="mL/min")
+    return validate(build_reference_body(sex, co))
 
 
 # --------------------------------------------------------------------------- queries
@@ -624,7 +224,7 @@ def summary(graph: nx.DiGraph) -> pd.DataFrame:
     'lung'
     """
     validate(graph)
-    co = float(graph.graph.get("cardiac_output") or _left_heart_output(graph))
+    co = float(graph.graph.get("cardiac_output") or _arterial_output(graph))
     rows = []
     for organ in organs(graph):
         bed = bed_of(graph, organ)
@@ -649,10 +249,9 @@ def summary(graph: nx.DiGraph) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("organ")
 
 
-def _left_heart_output(graph: nx.DiGraph) -> float:
-    if "left_heart" in graph:
-        return sum(float(d["flow"]) for _, _, d in graph.out_edges("left_heart", data=True))
-    return max(sum(float(d["flow"]) for _, _, d in graph.out_edges(n, data=True)) for n in graph)
+def _arterial_output(graph: nx.DiGraph) -> float:
+    """Blood put out by the arterial pool (mL/min): the cardiac output."""
+    return sum(float(d["flow"]) for _, _, d in graph.out_edges(arterial_pool(graph), data=True))
 
 
 def _first_bed(graph: nx.DiGraph, bed: Any) -> str:
@@ -706,9 +305,6 @@ def balance_flows(graph: nx.DiGraph, cardiac_output: float | None = None) -> nx.
     nodes = [n for n in g if g.out_degree(n) > 0]
     index = {n: i for i, n in enumerate(nodes)}
     n = len(nodes)
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import spsolve
-
     rows, cols, vals = [], [], []
     for u in nodes:
         total = sum(float(d["flow"]) for _, _, d in g.out_edges(u, data=True))
@@ -720,11 +316,13 @@ def balance_flows(graph: nx.DiGraph, cardiac_output: float | None = None) -> nx.
                 cols.append(index[v])
                 vals.append(float(d["flow"]) / total)
     p = sp.csr_array((vals, (rows, cols)), shape=(n, n))
-    ref = "left_heart" if "left_heart" in index else nodes[0]
+    pools = [u for u in nodes if g.nodes[u].get("kind") == "pool"]
+    kinds = {u: d.get("kind") for u, d in g.nodes(data=True)}
+    ref = pool_feeding_most_beds(g, pools, kinds) if pools else nodes[0]
     co = float(
         cardiac_output
         if cardiac_output is not None
-        else g.graph.get("cardiac_output") or _left_heart_output(g)
+        else g.graph.get("cardiac_output") or _arterial_output(g)
     )
     # x (I - P) = 0 with x[ref] = co: replace the ref equation by the normalisation
     a = (sp.eye_array(n, format="csr") - p).T.tolil()
@@ -745,7 +343,8 @@ def scale_organ_flow(graph: nx.DiGraph, organ: str, factor: float) -> nx.DiGraph
     """Return a balanced copy in which ``organ`` receives ``factor`` times its arterial flow.
 
     The extra (or missing) flow is taken from (or given to) the other organs supplied
-    by the left heart in proportion to their flows, so the cardiac output is kept.
+    by the arterial pool (:func:`arterial_pool`, the left heart in the default body) in
+    proportion to their flows, so the cardiac output is kept.
 
     Examples
     --------
@@ -756,14 +355,15 @@ def scale_organ_flow(graph: nx.DiGraph, organ: str, factor: float) -> nx.DiGraph
     1.5
     """
     validate(graph)
-    factor = _positive_number(factor, "factor")
+    factor = check_number(factor, "factor", low=0, low_open=True)
     bed = bed_of(graph, organ)
-    if not graph.has_edge("left_heart", bed):
-        raise UnknownNameError(f"organ {organ!r} has no arterial supply from 'left_heart'")
+    heart = arterial_pool(graph)
+    if not graph.has_edge(heart, bed):
+        raise UnknownNameError(f"organ {organ!r} has no arterial supply from {heart!r}")
     g = graph.copy()
-    out = [(v, float(d["flow"])) for _, v, d in g.out_edges("left_heart", data=True)]
+    out = [(v, float(d["flow"])) for _, v, d in g.out_edges(heart, data=True)]
     total = sum(f for _, f in out)
-    old = float(g.edges["left_heart", bed]["flow"])
+    old = float(g.edges[heart, bed]["flow"])
     new = old * factor
     rest = total - old
     if new >= total:
@@ -771,7 +371,7 @@ def scale_organ_flow(graph: nx.DiGraph, organ: str, factor: float) -> nx.DiGraph
             f"`factor` {factor!r} would give organ {organ!r} more than the cardiac output"
         )
     for v, f in out:
-        g.edges["left_heart", v]["flow"] = new if v == bed else f * (total - new) / rest
+        g.edges[heart, v]["flow"] = new if v == bed else f * (total - new) / rest
     balanced = balance_flows(g)
     # balance_flows keeps splits, so the arterial shares set above are exact
     return validate(balanced)

@@ -1,9 +1,10 @@
 """CellProfile: the parameters of a detached tumour cell and of its hosts.
 
-Every parameter has a unit and a default with its source (see :data:`PARAMETERS`
-and ``CellProfile.describe()``). Some defaults are measurements (CTC half-life,
-metastatic inefficiency); others are modelling assumptions where no direct human
-measurement exists, and say so: vary them.
+Every parameter has a unit, a domain and a default with its source, one row each in
+``circnet/data/cell_parameters.csv`` (see :data:`PARAMETERS` and
+``CellProfile.describe()``). Some defaults are measurements (CTC half-life, metastatic
+inefficiency) or derived from them (the row says how); others are modelling
+assumptions where no direct human measurement exists, and say so: vary them.
 
 The model of a cell (design §2), with rates per minute:
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -35,153 +35,17 @@ from typing import Any
 
 import pandas as pd
 
+from ._params import ParamTable, checked_keywords, class_or_instance, load_table
 from .errors import ParameterError, UnknownNameError
 
 __all__ = ["CellProfile", "PARAMETERS", "lodging_probability", "SITE_PARAMETERS"]
 
-_LN2 = math.log(2.0)
-
-
-@dataclass(frozen=True)
-class _Param:
-    unit: str
-    domain: str  # "positive", "nonnegative", "probability", "fraction_open"
-    source: str
-    per_site: str | None = None  # "organ", "node" or None
-
-
-#: Unit, domain and source of every parameter of :class:`CellProfile`.
-PARAMETERS: Mapping[str, _Param] = MappingProxyType(
-    {
-        "diameter_um": _Param(
-            "um",
-            "positive",
-            "Tumour cells are about 10-20 um across (circnet shared reference; Chambers AF, Groom "
-            "AC, "
-            "MacDonald IC (2002) Nat Rev Cancer 2:563); mid value 15 um",
-        ),
-        "deformability": _Param(
-            "1",
-            "fraction_open",
-            "Calibrated assumption: share by which a cell can squeeze below its diameter. 0.2 "
-            "gives "
-            "a 15 um cell an effective 12 um, so that about 88 % of cells arrest on a first pass "
-            "through 10 um liver sinusoids, as most cells injected into the mesenteric vein "
-            "arrested in the liver (Luzzi KJ et al. (1998) Am J Pathol 153:865; Chambers et al. "
-            "2002)",
-        ),
-        "lodging_width_um": _Param(
-            "um",
-            "positive",
-            "Modelling assumption: width of the logistic lodging curve (how sharply lodging rises "
-            "once the cell is wider than the vessel)",
-        ),
-        "death_rate_blood": _Param(
-            "1/min",
-            "nonnegative",
-            "ln 2 / half-life; CTC half-life in blood 1-2.4 h (Meng S et al. (2004) Clin Cancer "
-            "Res "
-            "10:8152); default half-life 1.5 h",
-        ),
-        "death_rate_lymph": _Param(
-            "1/min",
-            "nonnegative",
-            "Modelling assumption: death in lymph taken equal to death in blood (no human "
-            "measurement found)",
-        ),
-        "lymph_fraction": _Param(
-            "1",
-            "probability",
-            "Modelling assumption: share of shed cells entering afferent lymph rather than the "
-            "venous outflow (no direct human measurement; vary it)",
-        ),
-        "extravasation_probability": _Param(
-            "1",
-            "probability",
-            "Luzzi KJ et al. (1998) Am J Pathol 153:865: about 83 % of arrested cells extravasated "
-            "by day 3 (B16F1 cells in mouse liver)",
-            "organ",
-        ),
-        "lodged_time_min": _Param(
-            "min",
-            "positive",
-            "Luzzi et al. (1998): extravasation complete within about 3 days; mean time 1 day "
-            "(1440 min) taken",
-            "organ",
-        ),
-        "colonisation_probability": _Param(
-            "1",
-            "probability",
-            "Luzzi et al. (1998): about 2 % of injected cells formed micrometastases, i.e. about "
-            "2.4 % of the 83 % extravasated (0.02 / 0.83)",
-            "organ",
-        ),
-        "tissue_time_min": _Param(
-            "min",
-            "positive",
-            "Luzzi et al. (1998): micrometastases counted at day 13; mean time to the cell's fate "
-            "in "
-            "tissue taken as 7 days (10080 min)",
-            "organ",
-        ),
-        "receptivity": _Param(
-            "1",
-            "nonnegative",
-            "Seed and soil (Paget 1889): organ factor multiplying the odds of colonisation; "
-            "default 1 "
-            "= anatomy alone",
-            "organ",
-        ),
-        "trapping_probability": _Param(
-            "1",
-            "probability",
-            "Modelling assumption: share of cells arriving at a lymph-node group that are retained "
-            "in its sinuses (no direct human measurement)",
-            "node",
-        ),
-        "immune_kill_rate": _Param(
-            "1/min",
-            "nonnegative",
-            "Modelling assumption: immune killing of trapped cells, mean 1 day (1/1440 per min)",
-            "node",
-        ),
-        "nodal_growth_rate": _Param(
-            "1/min",
-            "nonnegative",
-            "Modelling assumption: rate at which a trapped cell founds a nodal tumour, chosen so "
-            "that "
-            "about 5 % of trapped cells do (0.05/1440 per min against kill and release)",
-            "node",
-        ),
-        "node_release_rate": _Param(
-            "1/min",
-            "nonnegative",
-            "Modelling assumption: trapped cells leaving with efferent lymph, mean 4 days",
-            "node",
-        ),
-    }
-)
-
-SITE_PARAMETERS = tuple(k for k, p in PARAMETERS.items() if p.per_site)
-
-
-def _check(name: str, value: Any, where: str = "") -> float:
-    p = PARAMETERS[name]
-    label = f"`{name}`" + (f" for {where!r}" if where else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"{label} must be a number in {p.unit} (got {value!r})")
-    x = float(value)
-    if math.isnan(x) or math.isinf(x):
-        raise ParameterError(f"{label} must be finite (got {x!r})")
-    if p.domain == "positive" and x <= 0:
-        raise ParameterError(f"{label} must be positive (got {x!r})")
-    if p.domain == "nonnegative" and x < 0:
-        raise ParameterError(f"{label} must not be negative (got {x!r})")
-    if p.domain == "probability" and not 0.0 <= x <= 1.0:
-        raise ParameterError(f"{label} is a probability and must lie in [0, 1] (got {x!r})")
-    if p.domain == "fraction_open" and not 0.0 <= x < 1.0:
-        raise ParameterError(f"{label} must lie in [0, 1) (got {x!r})")
-    return x
+#: Unit, domain, kind and source of every parameter of :class:`CellProfile`, read from
+#: ``circnet/data/cell_parameters.csv``.
+PARAMETERS: ParamTable = load_table("cell_parameters.csv", what="parameter")
+#: The parameters that can be set per organ or per lymph-node group.
+SITE_PARAMETERS: tuple[str, ...] = PARAMETERS.site_names
+_D = PARAMETERS.defaults
 
 
 def lodging_probability(
@@ -209,6 +73,7 @@ def lodging_probability(
     return e / (1.0 + e)
 
 
+@checked_keywords(PARAMETERS, extra=("sites",))
 @dataclass(frozen=True)
 class CellProfile:
     """Parameters of a detached cell and of its hosts (frozen; change with ``replace``).
@@ -219,8 +84,8 @@ class CellProfile:
     lymph_fraction, extravasation_probability, lodged_time_min, colonisation_probability,
     tissue_time_min, receptivity, trapping_probability, immune_kill_rate,
     nodal_growth_rate, node_release_rate : float
-        Global values; see :data:`PARAMETERS` (``CellProfile.describe()``) for units and
-        sources.
+        Global values; see :data:`PARAMETERS` (``CellProfile.describe()``) for units,
+        domains and sources.
     sites : mapping, optional
         Per-organ or per-lymph-node values: ``{"liver": {"receptivity": 2.0},
         "axillary_nodes": {"trapping_probability": 0.8}}``. Organ parameters are
@@ -239,29 +104,28 @@ class CellProfile:
     ...     CellProfile(lymph_fraction=1.5)
     ... except circnet.ParameterError as err:
     ...     print(err)
-    `lymph_fraction` is a probability and must lie in [0, 1] (got 1.5)
+    `lymph_fraction` must be <= 1 (got 1.5)
     """
 
-    diameter_um: float = 15.0
-    deformability: float = 0.2
-    lodging_width_um: float = 1.0
-    death_rate_blood: float = _LN2 / 90.0
-    death_rate_lymph: float = _LN2 / 90.0
-    lymph_fraction: float = 0.1
-    extravasation_probability: float = 0.83
-    lodged_time_min: float = 1440.0
-    colonisation_probability: float = 0.02 / 0.83
-    tissue_time_min: float = 10080.0
-    receptivity: float = 1.0
-    trapping_probability: float = 0.5
-    immune_kill_rate: float = 1.0 / 1440.0
-    nodal_growth_rate: float = 0.05 / 1440.0 * (1.0 + 0.25) / 0.95
-    node_release_rate: float = 1.0 / (4 * 1440.0)
+    diameter_um: float = _D["diameter_um"]
+    deformability: float = _D["deformability"]
+    lodging_width_um: float = _D["lodging_width_um"]
+    death_rate_blood: float = _D["death_rate_blood"]
+    death_rate_lymph: float = _D["death_rate_lymph"]
+    lymph_fraction: float = _D["lymph_fraction"]
+    extravasation_probability: float = _D["extravasation_probability"]
+    lodged_time_min: float = _D["lodged_time_min"]
+    colonisation_probability: float = _D["colonisation_probability"]
+    tissue_time_min: float = _D["tissue_time_min"]
+    receptivity: float = _D["receptivity"]
+    trapping_probability: float = _D["trapping_probability"]
+    immune_kill_rate: float = _D["immune_kill_rate"]
+    nodal_growth_rate: float = _D["nodal_growth_rate"]
+    node_release_rate: float = _D["node_release_rate"]
     sites: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in PARAMETERS:
-            object.__setattr__(self, name, _check(name, getattr(self, name)))
+        PARAMETERS.clean(self)
         if not isinstance(self.sites, Mapping):
             raise ParameterError(
                 f"`sites` must be a mapping of site name to parameters "
@@ -274,12 +138,12 @@ class CellProfile:
             entry = {}
             for name, value in params.items():
                 if name not in PARAMETERS:
-                    raise ParameterError(f"`sites[{site!r}]`: unknown parameter {name!r}")
+                    raise ParameterError(f"`sites[{site!r}]`: {PARAMETERS.unknown(str(name))}")
                 if name not in SITE_PARAMETERS:
                     raise ParameterError(
                         f"`sites[{site!r}]`: {name!r} is a global parameter, not set per site"
                     )
-                entry[name] = _check(name, value, site)
+                entry[name] = PARAMETERS[name].check(value, f"sites[{site!r}][{name!r}]")
             clean[str(site)] = MappingProxyType(entry)
         object.__setattr__(self, "sites", MappingProxyType(clean))
 
@@ -298,9 +162,7 @@ class CellProfile:
         >>> CellProfile().replace(diameter_um=20.0).diameter_um
         20.0
         """
-        for k in changes:
-            if k not in PARAMETERS and k != "sites":
-                raise ParameterError(f"unknown parameter {k!r}")
+        PARAMETERS.check_names(changes, extra=("sites",))
         return dataclasses.replace(self, **changes)
 
     def with_site(self, site: str, **params: float) -> CellProfile:
@@ -346,26 +208,19 @@ class CellProfile:
                         f"this body (known: {', '.join(sorted(known))})"
                     )
 
+    @class_or_instance
     def describe(self) -> pd.DataFrame:
-        """Table of every parameter: value, unit, per-site overrides, source.
+        """Table of every parameter: value, unit, domain, kind, per-site overrides, source.
+
+        Called on the class, it describes the defaults.
 
         Examples
         --------
-        >>> table = CellProfile().describe()
-        >>> table.loc["diameter_um", "unit"]
-        'um'
+        >>> table = CellProfile.describe()
+        >>> table.loc["diameter_um", ["unit", "domain", "kind"]].tolist()
+        ['um', '(0, inf)', 'derived']
+        >>> CellProfile(sites={"liver": {"receptivity": 2.0}}).describe().loc[
+        ...     "receptivity", "overrides"]
+        {'liver': 2.0}
         """
-        rows = []
-        for name, p in PARAMETERS.items():
-            over = {s: v[name] for s, v in self.sites.items() if name in v}
-            rows.append(
-                {
-                    "parameter": name,
-                    "value": getattr(self, name),
-                    "unit": p.unit,
-                    "per_site": p.per_site or "",
-                    "overrides": over or "",
-                    "source": p.source,
-                }
-            )
-        return pd.DataFrame(rows).set_index("parameter")
+        return PARAMETERS.describe(self, sites=self.sites)

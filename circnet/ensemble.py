@@ -16,40 +16,48 @@ Reproducibility: member ``i`` gets its own stream
 number of workers or the order in which work finishes: in-process, local
 processes and a ``dask.distributed`` cluster give bit-identical tables.
 
-Engines: ``"inprocess"`` (default, no set-up), ``"processes"`` (a local
-:class:`concurrent.futures.ProcessPoolExecutor`), or a ``dask.distributed.Client``
-(``pip install 'circnet[dask]'``). Work goes out in chunks of members so that the
-overhead per member stays small. A member whose task raises is recorded as failed
-(with its error) and retried ``retries`` times; a chunk lost with its worker is
-resubmitted. With ``checkpoint=DIR`` every finished chunk is written atomically to
-``DIR``; a later call with the same arguments skips the members already done
-(resume after an interruption).
+Engines: every engine is a :class:`concurrent.futures.Executor` —
+``"inprocess"`` (default, no set-up: a synchronous executor), ``"processes"`` (a local
+:class:`~concurrent.futures.ProcessPoolExecutor`), a ``dask.distributed.Client``
+(its ``get_executor()``; ``pip install 'circnet[dask]'``), or any Executor you pass.
+Work goes out in chunks of members so that the overhead per member stays small. A
+member whose task raises is recorded as failed (with its error) and retried
+``retries`` times; a chunk lost with its worker is resubmitted. With
+``checkpoint=DIR`` every finished chunk is written atomically to ``DIR`` as a circnet
+checkpoint (kind ``"ensemble-chunk"``, see :mod:`circnet._files`); a later call with the
+same task, design, seed and fixed arguments skips the members already done (resume
+after an interruption), and gives the table an uninterrupted run gives.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import itertools
-import json
 import math
 import os
 import sys
-import traceback
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.stats import qmc
+import yaml
 
-from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
+from ._designs import Design, as_design, grid, saltelli, sample
+from ._ensemble_result import Chunk, EnsembleResult, Record, member_table
+from ._executors import engine_for, run_jobs
+from ._files import atomic_write, fingerprint
+from ._tasks import TASKS, check_task_parameters, course_task, fates_task, simulate_task
+from ._validation import check_bool, check_int, check_path, check_rng
+from .body import default_body
+from .errors import (
+    BodyFileError,
+    CheckpointError,
+    OptionalDependencyError,
+    ParameterError,
+    UnknownNameError,
+)
 
 __all__ = [
     "Design",
@@ -59,308 +67,15 @@ __all__ = [
     "ensemble",
     "EnsembleResult",
     "TASKS",
+    "fates_task",
+    "simulate_task",
+    "course_task",
     "member_rng",
     "run_config",
 ]
 
 
-# =========================================================================== designs
-@dataclass(frozen=True)
-class Design:
-    """A parameter design: one row per member (``table``), and how it was made.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        Parameter values, one column per parameter, one row per member.
-    kind : str
-        ``"grid"``, ``"lhs"``, ``"sobol"``, ``"saltelli"`` or ``"table"``.
-    saltelli_n : int
-        For a Saltelli design, the base sample size ``n`` (members = ``n (d + 2)``).
-    """
-
-    table: pd.DataFrame
-    kind: str = "table"
-    saltelli_n: int = 0
-    dists: tuple[Any, ...] = field(default=(), repr=False)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    @property
-    def parameters(self) -> list[str]:
-        """Parameter names (columns of the design)."""
-        return [str(c) for c in self.table.columns]
-
-
-def _as_design(design: Any) -> Design:
-    if isinstance(design, Design):
-        return design
-    if isinstance(design, pd.DataFrame):
-        return Design(design.reset_index(drop=True), "table")
-    if isinstance(design, Mapping):
-        return grid(design)
-    raise ParameterError(
-        "`design` must be a Design, a DataFrame of parameter values, or a "
-        "mapping of parameter to values (a grid)"
-    )
-
-
-def grid(values: Mapping[str, Sequence[Any]]) -> Design:
-    """Full factorial design: every combination of the given values.
-
-    Examples
-    --------
-    >>> d = grid({"diameter_um": [12.0, 15.0], "lymph_fraction": [0.1, 0.2, 0.3]})
-    >>> len(d), d.parameters
-    (6, ['diameter_um', 'lymph_fraction'])
-    """
-    if not values:
-        raise ParameterError("`values` must name at least one parameter")
-    names = list(values)
-    for k, v in values.items():
-        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or len(v) == 0:
-            raise ParameterError(f"grid values of {k!r} must be a non-empty list")
-    rows = list(itertools.product(*(values[k] for k in names)))
-    return Design(pd.DataFrame(rows, columns=names), "grid")
-
-
-def _dists(distributions: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
-    if not distributions:
-        raise ParameterError("`distributions` must name at least one parameter")
-    names, dists = [], []
-    for k, d in distributions.items():
-        if isinstance(d, tuple) and len(d) == 2:
-            lo, hi = float(d[0]), float(d[1])
-            if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-                raise ParameterError(f"range of {k!r} must be (low, high) with high > low")
-            d = stats.uniform(loc=lo, scale=hi - lo)
-        if not hasattr(d, "ppf"):
-            raise ParameterError(
-                f"distribution of {k!r} must be a (low, high) range or a "
-                "scipy.stats distribution with a ppf"
-            )
-        names.append(str(k))
-        dists.append(d)
-    return names, dists
-
-
-def sample(
-    distributions: Mapping[str, Any], n: int, *, method: str = "lhs", rng: Any = None
-) -> Design:
-    """Space-filling sample of ``n`` members from per-parameter distributions.
-
-    Parameters
-    ----------
-    distributions : mapping
-        Parameter name to a ``(low, high)`` uniform range or a frozen
-        ``scipy.stats`` distribution (anything with ``ppf``).
-    n : int
-    method : {"lhs", "sobol"}
-        Latin hypercube or scrambled Sobol' (``scipy.stats.qmc``).
-    rng : int, Generator or None
-
-    Examples
-    --------
-    >>> d = sample({"diameter_um": (10.0, 20.0)}, 8, rng=0)
-    >>> bool(d.table["diameter_um"].between(10, 20).all())
-    True
-    """
-    names, dists = _dists(distributions)
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"`n` must be a positive integer (got {n!r})")
-    gen = np.random.default_rng(rng)
-    if method == "lhs":
-        u = qmc.LatinHypercube(d=len(names), rng=gen).random(n)
-    elif method == "sobol":
-        u = qmc.Sobol(d=len(names), rng=gen).random(n)
-    else:
-        raise ParameterError(f"`method` must be 'lhs' or 'sobol' (got {method!r})")
-    table = pd.DataFrame(
-        {k: d.ppf(u[:, j]) for j, (k, d) in enumerate(zip(names, dists, strict=True))}
-    )
-    return Design(table, method, dists=tuple(dists))
-
-
-def saltelli(distributions: Mapping[str, Any], n: int, *, rng: Any = None) -> Design:
-    """Saltelli (2010) design for Sobol' indices: ``n (d + 2)`` members.
-
-    The members are, in order, the ``n`` columns of matrix A, the ``n`` of B, then
-    for each parameter ``i`` the ``n`` of ``AB_i`` (A with row ``i`` from B), built
-    exactly as :func:`scipy.stats.sobol_indices` builds them, so that
-    :meth:`EnsembleResult.sensitivity` can hand the outputs to it.
-
-    Examples
-    --------
-    >>> d = saltelli({"a": (0, 1), "b": (0, 1)}, 8, rng=0)
-    >>> len(d)
-    32
-    """
-    names, dists = _dists(distributions)
-    if not isinstance(n, (int, np.integer)) or n < 2 or (n & (n - 1)):
-        raise ParameterError(f"`n` must be a power of 2 (got {n!r})")
-    d = len(names)
-    gen = np.random.default_rng(rng)
-    ab = qmc.Sobol(d=2 * d, rng=gen, bits=64).random(n).T.reshape(2, d, -1)
-    for j, dist in enumerate(dists):
-        ab[:, j] = dist.ppf(ab[:, j])
-    a, b = ab
-    mixed = np.tile(a, (d, 1, 1))
-    mixed[np.arange(d), np.arange(d)] = b
-    cols = np.concatenate([a, b] + [mixed[i] for i in range(d)], axis=1)
-    return Design(
-        pd.DataFrame(cols.T, columns=names), "saltelli", saltelli_n=int(n), dists=tuple(dists)
-    )
-
-
-# =========================================================================== tasks
-def _split_params(
-    params: Mapping[str, Any],
-) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, float], dict[str, Any]]:
-    """Split member parameters into cell globals, per-site values, organ flow factors, others.
-
-    Names: ``diameter_um`` (a CellProfile field), ``liver.receptivity`` (per site),
-    ``flow.liver`` (factor on the organ's arterial flow), anything else goes to the
-    task (e.g. ``years``).
-    """
-    from .cells import PARAMETERS
-
-    cells: dict[str, float] = {}
-    sites: dict[str, dict[str, float]] = {}
-    flows: dict[str, float] = {}
-    other: dict[str, Any] = {}
-    for k, v in params.items():
-        if k in PARAMETERS:
-            cells[k] = float(v)
-        elif k.startswith("flow."):
-            flows[k[5:]] = float(v)
-        elif "." in k and k.rsplit(".", 1)[1] in PARAMETERS:
-            site, name = k.rsplit(".", 1)
-            sites.setdefault(site, {})[name] = float(v)
-        else:
-            other[k] = v
-    return cells, sites, flows, other
-
-
-@functools.lru_cache(maxsize=2)
-def _default_body() -> Any:
-    """The male reference body, built once per worker process (tasks never modify it)."""
-    from .body import default_body
-
-    return default_body()
-
-
-def _member_setup(body: Any, params: Mapping[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    """A member's body (flow factors applied), its CellProfile (None if no cell or site
-    parameter is set), and the parameters left for the task."""
-    from .body import scale_organ_flow
-    from .cells import CellProfile
-
-    cells, sites, flows, other = _split_params(params)
-    body = _default_body() if body is None else body
-    for organ, factor in flows.items():
-        body = scale_organ_flow(body, organ, factor)
-    profile = CellProfile(**cells, sites=sites) if cells or sites else None
-    return body, profile, other
-
-
-def _model(body: Any, params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    from .transport import TransportModel
-
-    body, profile, other = _member_setup(body, params)
-    return TransportModel(body, profile), other
-
-
-def fates_task(
-    params: Mapping[str, Any], rng: np.random.Generator, *, primary: str, body: Any = None
-) -> dict[str, float]:
-    """Task: exact fate probabilities of cells shed from ``primary`` (deterministic)."""
-    model, other = _model(body, params)
-    if other:
-        raise UnknownNameError(f"unknown parameter(s) for the fates task: {sorted(other)}")
-    f = model.fates(primary)
-    out = {f"P({k})": float(v) for k, v in f.items()}
-    out["expected_time_min"] = model.expected_time(primary)
-    return out
-
-
-def simulate_task(
-    params: Mapping[str, Any],
-    rng: np.random.Generator,
-    *,
-    primary: str,
-    n_cells: int,
-    time_min: float,
-    body: Any = None,
-) -> dict[str, float]:
-    """Task: integer counts per fate of ``n_cells`` shed from ``primary`` after ``time_min``."""
-    model, other = _model(body, params)
-    if other:
-        raise UnknownNameError(f"unknown parameter(s) for the simulate task: {sorted(other)}")
-    res = model.simulate(primary, n_cells, [time_min], rng=rng)
-    final = res.final()
-    return {f"n({k})": float(final[k]) for k in model.fate_labels}
-
-
-def course_task(
-    params: Mapping[str, Any],
-    rng: np.random.Generator,
-    *,
-    primary: str,
-    years: float,
-    body: Any = None,
-    **fixed: Any,
-) -> dict[str, float]:
-    """Task: one disease course; outcomes from :func:`circnet.course` summaries.
-
-    Member parameters other than cell parameters go to ``simulate_course`` as
-    keyword arguments (e.g. ``shedding_rate``), after ``fixed``.
-    """
-    from .course import simulate_course
-
-    body, profile, other = _member_setup(body, params)
-    kwargs = {**fixed, **other}
-    if profile is not None:
-        kwargs["cells"] = profile
-    result = simulate_course(body, primary, years, rng=rng, **kwargs)
-    return _course_outcomes(result)
-
-
-def _course_outcomes(result: Any) -> dict[str, float]:
-    """The main outcomes of a course as numbers (NaN where undefined)."""
-    out: dict[str, float] = {}
-    summary = getattr(result, "summary", None)
-    table = summary() if callable(summary) else summary
-    if isinstance(table, pd.Series):
-        items = table.items()
-    elif isinstance(table, pd.DataFrame) and table.shape[1] == 1:
-        items = table.iloc[:, 0].items()
-    elif isinstance(table, Mapping):
-        items = table.items()
-    else:
-        items = []
-    for k, v in items:
-        if k == "detectable_metastatic_sites":
-            out["n_detectable_metastatic_sites"] = float(
-                len([s for s in str(v).split(",") if s.strip()])
-            )
-            continue
-        try:
-            out[str(k)] = float(v)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-#: Tasks shipped with circnet, by name.
-TASKS: Mapping[str, Callable[..., dict[str, float]]] = {
-    "fates": fates_task,
-    "simulate": simulate_task,
-    "course": course_task,
-}
-
-
-# =========================================================================== running
+# =========================================================================== members
 def member_rng(root: np.random.SeedSequence, i: int) -> np.random.Generator:
     """The random stream of member ``i``: ``root.spawn(n)[i]``, rebuilt by its key.
 
@@ -379,181 +94,40 @@ def member_rng(root: np.random.SeedSequence, i: int) -> np.random.Generator:
 
 
 def _run_chunk(
-    task: Callable[..., dict[str, float]],
-    rows: list[tuple[int, dict[str, Any]]],
-    entropy: int,
-    spawn_key: tuple[int, ...],
+    task: Callable[..., Mapping[str, Any]],
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    root: np.random.SeedSequence,
     fixed: Mapping[str, Any],
     retries: int,
-) -> list[dict[str, Any]]:
+) -> Chunk:
     """Run one chunk of members (in whatever process); never raises for a member."""
-    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
-    out = []
+    records: list[Record] = []
     for i, params in rows:
-        record: dict[str, Any] = {"member": i}
-        for attempt in range(retries + 1):
+        tries = 0
+        while True:
+            tries += 1
             try:
                 outcome = task(dict(params), member_rng(root, i), **fixed)
-                record.update({"status": "ok", "attempts": attempt + 1, "error": ""})
-                record.update({f"out:{k}": v for k, v in outcome.items()})
-                break
+                values = {str(k): float(v) for k, v in outcome.items()}
+                status, error = "ok", ""
             except Exception as err:  # noqa: BLE001 - recorded, reported, retried
-                record.update(
-                    {
-                        "status": "failed",
-                        "attempts": attempt + 1,
-                        "error": f"{type(err).__name__}: {err}".splitlines()[0],
-                    }
-                )
-                record["traceback"] = traceback.format_exc(limit=3)
-        out.append(record)
-    return out
+                values, status = {}, "failed"
+                error = f"{type(err).__name__}: {err}".splitlines()[0]
+            if status == "ok" or tries > retries:
+                break
+        records.append((i, status, tries, error, values))
+    return Chunk.from_records(records)
 
 
-@dataclass(frozen=True)
-class EnsembleResult:
-    """Parameters and outcomes of every member.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per member: ``member``, the parameters, ``status`` (``ok`` /
-        ``failed``), ``attempts``, ``error``, and one column per outcome.
-    design : Design
-    outcomes : list of str
-    """
-
-    table: pd.DataFrame
-    design: Design
-    outcomes: list[str]
-
-    @property
-    def failed(self) -> pd.DataFrame:
-        """Members whose task failed after all retries, with their errors."""
-        return self.table[self.table["status"] != "ok"]
-
-    def to_frame(self) -> pd.DataFrame:
-        """The member table."""
-        return self.table
-
-    def summary(self) -> pd.DataFrame:
-        """Distribution of each outcome over the successful members.
-
-        Columns: count, mean, std, min, 5 %, 25 %, 50 %, 75 %, 95 %, max.
-        """
-        ok = self.table[self.table["status"] == "ok"][self.outcomes]
-        return ok.describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
-
-    def sensitivity(
-        self, outcome: str | None = None, *, n_resamples: int = 0, rng: Any = None
-    ) -> pd.DataFrame:
-        """Sobol' first-order and total indices of outcomes, from a Saltelli design.
-
-        Uses :func:`scipy.stats.sobol_indices` on the members' outputs (Saltelli
-        2010 estimators). With ``n_resamples > 0``, bootstrap 95 % intervals.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Rows (outcome, parameter); columns ``first_order``, ``total`` (and
-            ``*_low``/``*_high`` with bootstrap). NaN for an outcome that does not vary
-            over the design (relative spread below 1e-9).
-        """
-        d = self.design
-        if d.kind != "saltelli":
-            raise ParameterError("sensitivity indices need a saltelli() design")
-        names = [outcome] if outcome else self.outcomes
-        for nm in names:
-            if nm not in self.outcomes:
-                raise UnknownNameError(f"unknown outcome {nm!r}; known: {self.outcomes}")
-        if len(self.failed):
-            raise CircnetError(
-                f"{len(self.failed)} member(s) failed; sensitivity indices need "
-                "every member of a Saltelli design"
-            )
-        n, k = d.saltelli_n, len(d.parameters)
-        y = self.table.sort_values("member")[names].to_numpy(dtype=float).T  # (s, N)
-        if not np.all(np.isfinite(y)):
-            raise CircnetError(
-                "outcomes must be finite for sensitivity indices (an outcome is "
-                "NaN or infinite for some member, e.g. no metastasis)"
-            )
-        f_a, f_b = y[:, :n], y[:, n : 2 * n]
-        f_ab = np.stack([y[:, (2 + i) * n : (3 + i) * n] for i in range(k)])
-        # centre on the mean output, as scipy.stats.sobol_indices does (Sobol' & Levitan
-        # 1999): the bootstrap below must resample the same centred outputs
-        mean = np.mean([f_a, f_b], axis=(0, -1)).reshape(-1, 1)
-        f_a, f_b, f_ab = f_a - mean, f_b - mean, f_ab - mean
-
-        def indices(idx: np.ndarray) -> np.ndarray:
-            # Saltelli et al. 2010, Table 2 (b) and (f): the estimators scipy uses, on a
-            # resample of the base points (scipy's own call insists on a power of 2)
-            fa, fb, fab = f_a[:, idx], f_b[:, idx], f_ab[..., idx]
-            var = np.var([fa, fb], axis=(0, -1))
-            first = np.mean(fb * (fab - fa), axis=-1) / var
-            total = 0.5 * np.mean((fa - fab) ** 2, axis=-1) / var
-            return np.concatenate([first.T.ravel(), total.T.ravel()])
-
-        res = stats.sobol_indices(
-            func={"f_A": f_a.copy(), "f_B": f_b.copy(), "f_AB": f_ab.copy()}, n=n
-        )
-
-        def grid2(x: Any) -> np.ndarray:  # scipy drops the outcome axis for one outcome
-            return np.asarray(x, dtype=float).reshape(len(names), k)
-
-        cols = {"first_order": grid2(res.first_order), "total": grid2(res.total_order)}
-        if n_resamples:
-            # BCa bootstrap over the n base samples, as SobolResult.bootstrap does, but with
-            # our own generator: scipy's method draws from numpy's global state
-            # an index that every resample gives exactly (e.g. 0 for an unused parameter)
-            # makes BCa's acceleration 0/0: its interval is then NaN, without a warning
-            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-                boot = stats.bootstrap(
-                    [np.arange(n)],
-                    indices,
-                    method="BCa",
-                    n_resamples=n_resamples,
-                    vectorized=False,
-                    rng=np.random.default_rng(rng),
-                )
-            lo, hi = boot.confidence_interval
-            half = len(names) * k
-            cols.update(
-                first_order_low=grid2(lo[:half]),
-                first_order_high=grid2(hi[:half]),
-                total_low=grid2(lo[half:]),
-                total_high=grid2(hi[half:]),
-            )
-        # an outcome that does not vary (up to round-off) has no variance to apportion
-        flat = np.ptp(y, axis=1) <= 1e-9 * np.maximum(1e-300, np.abs(y).max(axis=1))
-        for v in cols.values():
-            v[flat] = np.nan
-        rows = [
-            {"outcome": nm, "parameter": p, **{c: float(v[s, j]) for c, v in cols.items()}}
-            for s, nm in enumerate(names)
-            for j, p in enumerate(d.parameters)
-        ]
-        return pd.DataFrame(rows).set_index(["outcome", "parameter"])
-
-
-def _fingerprint(task: Any, design: Design, entropy: int, fixed: Mapping[str, Any]) -> str:
-    h = hashlib.sha256()
-    h.update(getattr(task, "__module__", "").encode())
-    h.update(getattr(task, "__qualname__", repr(task)).encode())
-    h.update(pd.util.hash_pandas_object(design.table, index=True).to_numpy().tobytes())
-    h.update(json.dumps(list(design.table.columns)).encode())
-    h.update(str(entropy).encode())
-    h.update(
-        json.dumps(
-            {
-                k: repr(v) if not isinstance(v, (int, float, str)) else v
-                for k, v in sorted(fixed.items())
-            },
-            default=str,
-        ).encode()
-    )
-    return h.hexdigest()
+# =========================================================================== running
+def _root(rng: Any) -> np.random.SeedSequence:
+    """The root of the members' streams (SPEC 7 types; a Generator gives one draw)."""
+    gen = check_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(gen.integers(2**63)))
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    return np.random.SeedSequence(None if rng is None else int(rng))
 
 
 def _resolve_task(task: Any) -> Callable[..., dict[str, float]]:
@@ -566,6 +140,74 @@ def _resolve_task(task: Any) -> Callable[..., dict[str, float]]:
     if not callable(task):
         raise ParameterError("`task` must be a task name or a function(params, rng, **fixed)")
     return task
+
+
+def _stable(x: Any) -> Any:
+    """A JSON-able, process-independent stand-in for a fixed argument (for fingerprints)."""
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return {"dtype": str(x.dtype), "array": x.tolist()}
+    if isinstance(x, nx.Graph):
+        return {
+            "nodes": sorted(
+                ([str(n), _stable(dict(d))] for n, d in x.nodes(data=True)), key=lambda t: t[0]
+            ),
+            "edges": sorted(
+                ([str(u), str(v), _stable(dict(d))] for u, v, d in x.edges(data=True)),
+                key=lambda t: (t[0], t[1]),
+            ),
+        }
+    if is_dataclass(x) and not isinstance(x, type):
+        return {type(x).__name__: {f.name: _stable(getattr(x, f.name)) for f in fields(x)}}
+    if isinstance(x, Mapping):
+        return {str(k): _stable(v) for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(x, (list, tuple)):
+        return [_stable(v) for v in x]
+    return repr(x)
+
+
+def _fingerprint(
+    task: Any, design: Design, root: np.random.SeedSequence, fixed: Mapping[str, Any]
+) -> str:
+    """What defines an ensemble's results: task, design, seed and fixed arguments."""
+    return fingerprint(
+        "ensemble",
+        getattr(task, "__module__", ""),
+        getattr(task, "__qualname__", repr(task)),
+        [str(c) for c in design.table.columns],
+        pd.util.hash_pandas_object(design.table, index=True).to_numpy(),
+        {"entropy": root.entropy, "spawn_key": list(root.spawn_key), "pool": root.pool_size},
+        _stable(dict(fixed)),
+    )
+
+
+def _chunk_path(ckpt: Path, first: int) -> Path:
+    return ckpt / f"chunk-{first:06d}.npz"
+
+
+def _load_chunks(ckpt: Path, fp: str, n: int) -> dict[int, Chunk]:
+    """The finished chunks in a checkpoint directory, by first member (checked)."""
+    if (ckpt / "manifest.json").exists() or any(ckpt.glob("chunk-*.json")):
+        raise CheckpointError(
+            f"{str(ckpt)!r} holds an ensemble checkpoint of an older circnet (JSON chunks); "
+            "resume it with that version, or start again in a new directory"
+        )
+    done: dict[int, Chunk] = {}
+    seen: set[int] = set()
+    for path in sorted(ckpt.glob("chunk-*.npz")):
+        chunk = Chunk.load(path, fp)
+        members = set(chunk.member.tolist())
+        if members & seen or not members <= set(range(n)):
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds members outside the design or already "
+                "held by another chunk"
+            )
+        seen |= members
+        done[int(chunk.member[0])] = chunk
+    return done
 
 
 def ensemble(
@@ -590,10 +232,12 @@ def ensemble(
         ``"fates"``, ``"simulate"``, ``"course"`` (see :data:`TASKS`) or a module-level
         function ``task(params, rng, **fixed) -> dict[str, float]``.
     design : Design, DataFrame or mapping
-        Parameter values per member (a mapping means a full grid).
+        Parameter values per member (a mapping means a full grid). For ``"fates"`` and
+        ``"simulate"`` a parameter that the task does not know is refused up front.
     rng : int, numpy.random.SeedSequence, numpy.random.Generator or None
         Root of the members' streams. A Generator contributes one draw of entropy.
-    engine : "inprocess", "processes", or a dask.distributed.Client
+    engine : "inprocess", "processes", a dask.distributed.Client or an Executor
+        Where chunks run (any :class:`concurrent.futures.Executor` is used as given).
     n_workers : int, optional
         Processes for ``"processes"`` (default: CPU count).
     chunk_size : int, optional
@@ -601,11 +245,12 @@ def ensemble(
     retries : int
         Extra attempts for a member whose task raises, and for a chunk whose worker died.
     checkpoint : path, optional
-        Directory where finished chunks are kept; rerunning with the same arguments
-        resumes, skipping members already done.
+        Directory where finished chunks are kept; rerunning with the same task,
+        design, seed and fixed arguments resumes, skipping members already done.
     max_chunks : int, optional
         Process at most this many chunks in this call and return the partial result
-        (the rest resumes from ``checkpoint``); for batch jobs with a time limit.
+        (``status`` 1; the rest resumes from ``checkpoint``); for batch jobs with a
+        time limit.
     progress : bool or None
         tqdm progress bar over chunks (default: only on a terminal).
     **fixed
@@ -626,156 +271,86 @@ def ensemble(
     True
     """
     fn = _resolve_task(task)
-    d = _as_design(design)
-    if isinstance(rng, np.random.SeedSequence):
-        root = rng
-    elif isinstance(rng, np.random.Generator):
-        root = np.random.SeedSequence(int(rng.integers(2**63)))
-    elif rng is None or (
-        isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0
-    ):
-        root = np.random.SeedSequence(rng)
-    else:
-        raise ParameterError(
-            f"`rng` must be a non-negative int, a SeedSequence, a Generator or None (got {rng!r})"
-        )
-    if not isinstance(retries, int) or retries < 0:
-        raise ParameterError(f"`retries` must be a non-negative integer (got {retries!r})")
+    d = as_design(design)
+    if isinstance(task, str):
+        check_task_parameters(task, d.parameters)
+    root = _root(rng)
+    retries = check_int(retries, "retries", low=0)
+    eng = engine_for(engine, n_workers, retries)
     n = len(d)
-    params = d.table.to_dict(orient="records")
-    if engine == "inprocess":
-        workers = 1
-    elif engine == "processes":
-        workers = n_workers or os.cpu_count() or 1
-    elif hasattr(engine, "submit") and hasattr(engine, "gather"):
-        info = engine.scheduler_info() if hasattr(engine, "scheduler_info") else {}
-        workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+    if chunk_size is None:
+        size = max(1, math.ceil(n / (4 * eng.workers)))
     else:
-        raise ParameterError(
-            "`engine` must be 'inprocess', 'processes' or a "
-            f"dask.distributed.Client (got {engine!r})"
-        )
-    size = chunk_size or max(1, math.ceil(n / (4 * workers)))
-    if not isinstance(size, int) or size < 1:
-        raise ParameterError(f"`chunk_size` must be a positive integer (got {chunk_size!r})")
-    chunks = [list(range(s, min(s + size, n))) for s in range(0, n, size)]
+        size = check_int(chunk_size, "chunk_size", low=1)
+    limit = None if max_chunks is None else check_int(max_chunks, "max_chunks", low=0)
 
-    # ------------------------------------------------------------- checkpoint
-    done: dict[int, list[dict[str, Any]]] = {}
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    entropy = root.entropy
+    done: dict[int, Chunk] = {}
+    ckpt = None if checkpoint is None else check_path(checkpoint, "checkpoint")
+    fp = ""
     if ckpt is not None:
-        fp = _fingerprint(fn, d, entropy, fixed)
+        if ckpt.exists() and not ckpt.is_dir():
+            raise ParameterError(f"`checkpoint` {str(ckpt)!r} must be a directory, not a file")
         ckpt.mkdir(parents=True, exist_ok=True)
-        manifest = ckpt / "manifest.json"
-        if manifest.exists():
-            try:
-                meta = json.loads(manifest.read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise CheckpointError(f"{str(manifest)!r}: unreadable ({err})") from err
-            if meta.get("fingerprint") != fp or meta.get("chunk_size") != size:
-                raise CheckpointError(
-                    f"{str(ckpt)!r} holds another ensemble (different task, "
-                    "design, seed, fixed arguments or chunk size)"
-                )
-            for f in sorted(ckpt.glob("chunk-*.json")):
-                try:
-                    done[int(f.stem.split("-")[1])] = json.loads(f.read_text())
-                except (OSError, ValueError) as err:
-                    raise CheckpointError(f"{str(f)!r}: unreadable chunk ({err})") from err
-        else:
-            from .io import atomic_write
+        fp = _fingerprint(fn, d, root, fixed)
+        done = _load_chunks(ckpt, fp, n)
+    finished = {int(i) for c in done.values() for i in c.member}
+    todo = [i for i in range(n) if i not in finished]
+    chunks = [todo[s : s + size] for s in range(0, len(todo), size)][:limit]
+    params = d.table.to_dict(orient="records")
+    jobs = {c[0]: (fn, [(i, params[i]) for i in c], root, fixed, retries) for c in chunks}
 
-            with atomic_write(manifest) as fh:
-                json.dump({"fingerprint": fp, "chunk_size": size, "members": n}, fh)
-
-    def keep(ci: int, records: list[dict[str, Any]]) -> None:
-        done[ci] = records
-        if ckpt is not None:
-            from .io import atomic_write
-
-            with atomic_write(ckpt / f"chunk-{ci:06d}.json") as fh:
-                json.dump(records, fh, default=float)
-
-    todo = [ci for ci in range(len(chunks)) if ci not in done]
-    if max_chunks is not None:
-        todo = todo[:max_chunks]
-    spawn_key = tuple(root.spawn_key)
-    args = {
-        ci: ([(i, params[i]) for i in chunks[ci]], entropy, spawn_key, fixed, retries)
-        for ci in todo
-    }
+    show = (
+        check_bool(progress, "progress")
+        if progress is not None
+        else (sys.stderr.isatty() and len(jobs) > 1)
+    )
     bar = None
-    show = progress if progress is not None else (sys.stderr.isatty() and len(todo) > 1)
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc="ensemble", unit="chunk", leave=False)
+        bar = tqdm(total=len(jobs), desc="ensemble", unit="chunk", leave=False)
 
-    def tick() -> None:
+    def keep(first: int, chunk: Chunk) -> None:
+        done[first] = chunk
+        if ckpt is not None:
+            chunk.save(_chunk_path(ckpt, first), fp)
         if bar is not None:
             bar.update(1)
 
-    if engine == "inprocess":
-        for ci in todo:
-            keep(ci, _run_chunk(fn, *args[ci]))
-            tick()
-    elif engine == "processes":
-        pending = list(todo)
-        for _attempt in range(retries + 1):
-            if not pending:
-                break
-            try:
-                with ProcessPoolExecutor(max_workers=workers) as pool:
-                    futures = {pool.submit(_run_chunk, fn, *args[ci]): ci for ci in pending}
-                    from concurrent.futures import as_completed
+    try:
+        run_jobs(eng, _run_chunk, jobs, keep, retries=retries)
+    finally:
+        if bar is not None:
+            bar.close()
 
-                    for fut in as_completed(futures):
-                        ci = futures[fut]
-                        keep(ci, fut.result())
-                        tick()
-                pending = []
-            except BrokenProcessPool:
-                pending = [ci for ci in pending if ci not in done]
-        if pending:
-            raise CircnetError(
-                f"{len(pending)} chunk(s) lost with their worker processes "
-                f"after {retries + 1} attempts"
-            )
-    else:  # dask.distributed
-        from dask.distributed import as_completed as dask_completed
-
-        futures = {
-            engine.submit(_run_chunk, fn, *args[ci], retries=retries, pure=False): ci for ci in todo
-        }
-        for fut in dask_completed(list(futures)):
-            ci = futures[fut]
-            keep(ci, fut.result())
-            tick()
-    if bar is not None:
-        bar.close()
-
-    records = [r for ci in sorted(done) for r in done[ci]]
-    table = pd.DataFrame(records)
-    if table.empty:
-        table = pd.DataFrame(columns=["member", "status", "attempts", "error"])
-    table = table.drop(columns=["traceback"], errors="ignore")
-    out_cols = [c for c in table.columns if c.startswith("out:")]
-    table = table.rename(columns={c: c[4:] for c in out_cols})
-    outcomes = [c[4:] for c in out_cols]
-    table = table.sort_values("member").reset_index(drop=True)
-    table = pd.concat(
-        [
-            table[["member"]],
-            d.table.iloc[table["member"].to_numpy()].reset_index(drop=True),
-            table[["status", "attempts", "error"] + outcomes],
-        ],
-        axis=1,
+    table, outcomes = member_table(d, list(done.values()))
+    ran = len(table)
+    status = 0 if ran == n else 1
+    message = (
+        f"every member ran ({ran} of {n})"
+        if status == 0
+        else f"stopped after max_chunks={limit}: {ran} of {n} members ran; rerun with the "
+        "same checkpoint to go on"
     )
-    return EnsembleResult(table=table, design=d, outcomes=outcomes)
+    return EnsembleResult(table, d, outcomes, status=status, message=message)
 
 
 # =========================================================================== config files
+_CONFIG_FIELDS = (
+    "task",
+    "fixed",
+    "design",
+    "seed",
+    "engine",
+    "n_workers",
+    "chunk_size",
+    "retries",
+    "checkpoint",
+    "out",
+)
+_DESIGN_FIELDS = ("kind", "n", "parameters")
+
+
 def run_config(
     path: str | os.PathLike[str], *, engine: Any = None, progress: bool | None = None
 ) -> EnsembleResult:
@@ -799,13 +374,8 @@ def run_config(
 
     ``fixed.sex`` builds the default body of that sex. ``engine`` may be a dask
     scheduler address such as ``tcp://10.0.0.1:8786`` (needs ``circnet[dask]``).
+    Optional fields: ``chunk_size``, ``retries``. An unknown field is refused.
     """
-    import yaml
-
-    from .body import default_body
-    from .errors import BodyFileError
-    from .io import atomic_write
-
     p = Path(path)
     where = repr(str(p))
     try:
@@ -818,25 +388,33 @@ def run_config(
         raise BodyFileError(f"{where}: malformed YAML{place}") from err
     if not isinstance(cfg, Mapping):
         raise BodyFileError(f"{where}: the config must be a mapping")
+    unknown = sorted(str(k) for k in cfg if k not in _CONFIG_FIELDS)
+    if unknown:
+        raise BodyFileError(f"{where}: unknown field(s) {unknown}; known: {list(_CONFIG_FIELDS)}")
     if "task" not in cfg:
         raise BodyFileError(f"{where}: missing field 'task' (fates, simulate or course)")
     spec = cfg.get("design")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("parameters"), Mapping):
         raise BodyFileError(f"{where}: field 'design' must hold 'kind' and 'parameters'")
+    unknown = sorted(str(k) for k in spec if k not in _DESIGN_FIELDS)
+    if unknown:
+        raise BodyFileError(
+            f"{where}: unknown field(s) {unknown} in 'design'; known: {list(_DESIGN_FIELDS)}"
+        )
     kind = spec.get("kind", "grid")
     params = dict(spec["parameters"])
     seed = cfg.get("seed")
+    design: Design
     if kind == "grid":
         design = grid(params)
     elif kind in ("lhs", "sobol", "saltelli"):
-        ranges = {k: tuple(v) for k, v in params.items()}
         n = spec.get("n")
         if not isinstance(n, int):
             raise BodyFileError(f"{where}: design.n must be an integer for kind {kind!r}")
         design = (
-            saltelli(ranges, n, rng=seed)
+            saltelli(params, n, rng=seed)
             if kind == "saltelli"
-            else sample(ranges, n, method=kind, rng=seed)
+            else sample(params, n, method=kind, rng=seed)
         )
     else:
         raise BodyFileError(
@@ -849,8 +427,13 @@ def run_config(
     eng = engine if engine is not None else cfg.get("engine", "inprocess")
     client = None
     if isinstance(eng, str) and eng not in ("inprocess", "processes"):
-        from dask.distributed import Client
-
+        try:
+            from dask.distributed import Client
+        except ImportError as err:
+            raise OptionalDependencyError(
+                f"engine {eng!r} (a dask scheduler address) needs dask.distributed: "
+                "pip install 'circnet[dask]'"
+            ) from err
         client = Client(eng)
         eng = client
     try:
@@ -861,7 +444,7 @@ def run_config(
             engine=eng,
             n_workers=cfg.get("n_workers"),
             chunk_size=cfg.get("chunk_size"),
-            retries=int(cfg.get("retries", 1)),
+            retries=cfg.get("retries", 1),
             checkpoint=cfg.get("checkpoint"),
             progress=progress,
             **fixed,

@@ -7,7 +7,8 @@ GraphML cannot hold dictionaries, lists or ``None`` as attribute values; those (
 strings that start with ``json:``) are stored as JSON text prefixed with ``json:`` and
 decoded on reading.
 
-Writes are atomic: the file is written beside its destination under a temporary
+Writes are atomic (:func:`circnet._files.atomic_write`, re-exported here as
+``atomic_write``): the file is written beside its destination under a temporary
 name, flushed to disk, then renamed over the destination, so a crash leaves either
 the old file or the new one, never half a file. Reading validates the body, and a
 malformed file raises :class:`~circnet.BodyFileError` naming the file and the place.
@@ -15,21 +16,18 @@ malformed file raises :class:`~circnet.BodyFileError` naming the file and the pl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import stat
-import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import yaml
 
+from ._files import atomic_write
 from .body import problems
 from .errors import BodyFileError
 
@@ -47,49 +45,6 @@ def _format(path: Path) -> str:
             f"(expected one of {', '.join(sorted(FORMATS))})"
         )
     return fmt
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with atomic_write(target) as fh:
-    ...     _ = fh.write("hello")
-    >>> target.read_text()
-    'hello'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates the file with mode 0600: give it the mode the old file had, or
-        # the mode a plain open() would give a new file
-        os.chmod(tmp, _file_mode(path))
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- writing
@@ -183,14 +138,16 @@ def _to_graphml(value: Any, what: str) -> Any:
         ) from err
 
 
-def _from_graphml(attrs: dict[str, Any], what: Callable[[str], str], where: str) -> None:
+def _from_graphml(attrs: dict[str, Any], where: str, of: str = "") -> None:
+    """Decode the ``json:`` values of ``attrs`` (those of the graph, or ``of`` a node or edge)."""
     for k, v in list(attrs.items()):
+        what = f"attribute {k!r} of {of}" if of else f"graph attribute {k!r}"
         if isinstance(v, str) and v.startswith(_JSON_PREFIX):
             try:
                 attrs[k] = json.loads(v[len(_JSON_PREFIX) :])
             except json.JSONDecodeError as err:
                 raise BodyFileError(
-                    f"{where}: {what(k)} is not valid JSON after {_JSON_PREFIX!r}"
+                    f"{where}: {what} is not valid JSON after {_JSON_PREFIX!r}"
                 ) from err
 
 
@@ -292,11 +249,11 @@ def read_body(path: str | os.PathLike[str], *, validate: bool = True) -> nx.DiGr
         for k in ("node_default", "edge_default"):
             if g.graph.get(k) == {}:
                 del g.graph[k]
-        _from_graphml(g.graph, lambda k: f"graph attribute {k!r}", where)
+        _from_graphml(g.graph, where)
         for n, d in g.nodes(data=True):
-            _from_graphml(d, lambda k, n=n: f"attribute {k!r} of node {n!r}", where)
+            _from_graphml(d, where, f"node {n!r}")
         for u, v, d in g.edges(data=True):
-            _from_graphml(d, lambda k, u=u, v=v: f"attribute {k!r} of edge {u!r} -> {v!r}", where)
+            _from_graphml(d, where, f"edge {u!r} -> {v!r}")
     elif fmt == "json":
         try:
             data = json.loads(raw.decode("utf-8"))

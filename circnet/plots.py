@@ -14,16 +14,22 @@ path. Figures are built with :class:`matplotlib.figure.Figure` directly (no
 :func:`group_states`      sum a time x state table into the state groups below
 ========================  ==========================================================
 
-State groups (:data:`STATE_GROUPS`): ``in blood`` (``transit:`` at a pool or capillary
-bed), ``lodged``, ``in tissue``, ``in lymph`` (``transit:`` at a lymph node or duct,
-and ``trapped:``), ``dead``, ``colonised`` (``colony:`` and ``node:`` fates).
+The same figures, unsaved, come from :func:`fates_figure`, :func:`propagation_figure`
+and :func:`course_figure` (a :class:`matplotlib.figure.Figure` each); :func:`new_figure`,
+:func:`figure_bytes` and :func:`save_figure` (from :mod:`circnet._figure`) are the
+plumbing every figure of circnet shares (reproducible SVG, text as paths, atomic writes).
+
+State groups (:data:`STATE_GROUPS`), by the kind of each state (:mod:`circnet.states`):
+``in blood`` (``transit`` at a pool or capillary bed), ``lodged``, ``in tissue``,
+``in lymph`` (``transit`` at a lymph node or duct, and ``trapped``), ``dead``,
+``colonised`` (``colony`` and ``node`` fates).
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +37,28 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .errors import CircnetError, ParameterError
-from .io import atomic_write
+from ._calibration_figure import calibration_figure, plot_calibration
+from ._figure import PLOT_FORMATS, figure_bytes, figure_path, new_figure, save_figure
+from ._format import fmt_number
+from ._validation import check_int
+from .body import default_body
+from .errors import OptionalDependencyError, ParameterError
+from .states import KINDS, StateSpace, is_label, parse_label
+from .transport import FateResult
 
 __all__ = [
     "plot_fates",
     "plot_propagation",
     "plot_course",
     "group_states",
+    "fates_figure",
+    "propagation_figure",
+    "course_figure",
+    "calibration_figure",
+    "plot_calibration",
+    "new_figure",
+    "figure_bytes",
+    "save_figure",
     "STATE_GROUPS",
     "PLOT_FORMATS",
     "OptionalDependencyError",
@@ -46,8 +66,6 @@ __all__ = [
 
 #: State groups of :func:`group_states`, in drawing order.
 STATE_GROUPS = ("in blood", "lodged", "in tissue", "in lymph", "dead", "colonised")
-#: Suffix -> matplotlib format of the files the plot functions write.
-PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 
 _GROUP_COLOURS = {
     "in blood": "#d32f2f",
@@ -62,71 +80,20 @@ _EVENT_STYLE = {  # kind -> (marker, colour, legend text)
     "detectable": ("*", "#000000", "detectable"),
     "cleared": ("x", "#616161", "cleared"),
 }
-_LYMPH_KINDS = ("lymph_node", "lymph_duct")
-
-
-class OptionalDependencyError(CircnetError, ImportError):
-    """An optional dependency (matplotlib, for plots) is not installed."""
-
-
-# --------------------------------------------------------------------------- plumbing
-def _figure(width: float, height: float) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:
-        raise OptionalDependencyError(
-            "plotting needs matplotlib, which is not installed: pip install 'circnet[plot]'"
-        ) from err
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _format_of(path: str | Path) -> tuple[Path, str]:
-    path = Path(path)
-    fmt = PLOT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ParameterError(
-            f"`path` {str(path)!r} must end in {' or '.join(PLOT_FORMATS)} "
-            f"(got suffix {path.suffix!r})"
-        )
-    return path, fmt
-
-
-def _rc() -> dict[str, Any]:
-    # reproducible SVG (fixed ids, no date) with text as paths: no fonts needed to view it
-    return {"svg.hashsalt": "circnet", "svg.fonttype": "path", "font.size": 10}
-
-
-def _render(fig: Any, fmt: str) -> bytes:
-    """The figure as PNG or SVG bytes."""
-    import matplotlib
-
-    buf = io.BytesIO()
-    meta = {"Date": None} if fmt == "svg" else {"Software": None}
-    with matplotlib.rc_context(_rc()):
-        fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
-    return buf.getvalue()
-
-
-def _save(fig: Any, path: Path, fmt: str) -> Path:
-    data = _render(fig, fmt)
-    with atomic_write(path, "wb") as fh:
-        fh.write(data)
-    return path
-
-
-def _text(x: float) -> str:
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e-3:
-        return format(x, ".3g")
-    return f"{x:.2e}"
+#: The group of each kind of state (``transit`` is split into blood and lymph).
+_KIND_GROUPS = {
+    "lodged": "lodged",
+    "tissue": "in tissue",
+    "trapped": "in lymph",
+    "dead": "dead",
+    "colony": "colonised",
+    "node": "colonised",
+}
 
 
 # --------------------------------------------------------------------------- fates
 def _fate_table(fates: Any) -> pd.DataFrame:
     """Rows: primaries; columns: fates."""
-    from .transport import FateResult
-
     if isinstance(fates, FateResult):
         fates = fates.probabilities
     if isinstance(fates, pd.Series):
@@ -157,18 +124,18 @@ def _fate_table(fates: Any) -> pd.DataFrame:
     return table.astype(float)
 
 
-def _fates_figure(
+def fates_figure(
     fates: Any, *, top: int = 10, include_dead: bool = False, log: bool = True, title: Any = None
 ) -> Any:
+    """The figure of :func:`plot_fates` (same arguments but ``path``), unsaved."""
     table = _fate_table(fates)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ParameterError(f"`top` must be a positive integer (got {top!r})")
+    top = check_int(top, "top", low=1)
     shown = table.drop(columns=["dead"], errors="ignore") if not include_dead else table
     order = shown.max(axis=0).sort_values(ascending=False)
     order = order[order > 0].index[:top].tolist() or list(shown.columns[:top])
     data = shown[order]
     n_rows, n_fates = data.shape
-    fig = _figure(7.5, 1.2 + 0.32 * n_fates * max(1, min(n_rows, 3)))
+    fig = new_figure(7.5, 1.2 + 0.32 * n_fates * max(1, min(n_rows, 3)))
     ax = fig.add_subplot()
     height = 0.8 / n_rows
     y = np.arange(n_fates)
@@ -180,7 +147,7 @@ def _fates_figure(
         for b, v in zip(bars, vals, strict=True):
             if v > 0:
                 ax.annotate(
-                    _text(v),
+                    fmt_number(v, digits=3),
                     (b.get_width(), b.get_y() + b.get_height() / 2),
                     xytext=(3, 0),
                     textcoords="offset points",
@@ -203,7 +170,7 @@ def _fates_figure(
         names = ", ".join(str(p) for p in data.index[:4]) + ("..." if n_rows > 4 else "")
         title = f"Fates of cells shed by a tumour: {names}"
         if not include_dead and "dead" in table.columns:
-            dead = ", ".join(_text(v) for v in table["dead"].iloc[:4])
+            dead = ", ".join(fmt_number(v, digits=3) for v in table["dead"].iloc[:4])
             title += f"\n(dead: {dead}; top {len(order)} other fates shown)"
     ax.set_title(str(title), fontsize=10)
     return fig
@@ -223,9 +190,9 @@ def plot_fates(
     Parameters
     ----------
     fates : pandas.Series, pandas.DataFrame, FateResult or mapping
-        What :meth:`TransportModel.fates` returns: a Series for one primary (its
-        ``name`` is the primary), or a DataFrame with one row per primary; also a
-        :class:`~circnet.FateResult` or a mapping of primary to either.
+        :meth:`TransportModel.fates` (a Series for one primary, its ``name`` the
+        primary) or :meth:`TransportModel.fate_table` (a DataFrame, one row per
+        primary); also a :class:`~circnet.FateResult` or a mapping of primary to either.
     path : str or pathlib.Path
         File to write, ``.png`` or ``.svg`` (atomically; parent folders are created).
     top : int
@@ -257,31 +224,42 @@ def plot_fates(
     >>> from circnet.plots import plot_fates
     >>> model = circnet.TransportModel(circnet.default_body())
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> out = plot_fates(model.fates(["colon_rectum", "lung"]), folder / "fates.png")
+    >>> out = plot_fates(model.fate_table(["colon_rectum", "lung"]), folder / "fates.png")
     >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    path, fmt = _format_of(path)
-    fig = _fates_figure(fates, top=top, include_dead=include_dead, log=log, title=title)
-    return _save(fig, path, fmt)
+    figure_path(path)  # checked before any drawing
+    fig = fates_figure(fates, top=top, include_dead=include_dead, log=log, title=title)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- propagation
-def _state_group(label: str, lymph_transit: set[str]) -> str:
-    prefix, _, name = str(label).partition(":")
-    if prefix == "transit":
-        return "in lymph" if name in lymph_transit else "in blood"
-    return {
-        "lodged": "lodged",
-        "tissue": "in tissue",
-        "trapped": "in lymph",
-        "dead": "dead",
-        "colony": "colonised",
-        "node": "colonised",
-    }.get(prefix, "other")
+@lru_cache(maxsize=1)
+def _default_node_kinds() -> dict[str, str]:
+    """Node kinds of the reference bodies (both sexes): the guess without a body."""
+    kinds: dict[str, str] = {}
+    for sex in ("female", "male"):
+        kinds.update({str(n): str(k) for n, k in default_body(sex).nodes(data="kind")})
+    return kinds
 
 
-def group_states(table: Any, body: nx.DiGraph | None = None) -> pd.DataFrame:
+def _state_groups(labels: list[str], node_kinds: Mapping[str, str]) -> list[str]:
+    """The group of each label; ``"other"`` for a column that is no state label."""
+    known = [x for x in dict.fromkeys(labels) if is_label(x)]
+    transient = [x for x in known if not KINDS[parse_label(x)[0]].absorbing]
+    fates = [x for x in known if KINDS[parse_label(x)[0]].absorbing]
+    space = StateSpace((*transient, *fates), len(transient), node_kinds)
+    groups = []
+    for x in labels:
+        kind = space.kind(x) if x in space else None
+        if kind == "transit":
+            groups.append("in lymph" if space.in_lymph(x) else "in blood")
+        else:
+            groups.append(_KIND_GROUPS.get(kind or "", "other"))
+    return groups
+
+
+def group_states(table: Any, body: nx.DiGraph | StateSpace | None = None) -> pd.DataFrame:
     """Sum the columns of a time x state table into the groups of :data:`STATE_GROUPS`.
 
     Parameters
@@ -289,16 +267,17 @@ def group_states(table: Any, body: nx.DiGraph | None = None) -> pd.DataFrame:
     table : pandas.DataFrame or SimulationResult
         Columns are state labels (``transit:<node>``, ``lodged:<bed>``, ...), e.g. the
         output of :meth:`TransportModel.propagate` or ``SimulationResult.to_frame()``.
-    body : networkx.DiGraph, optional
-        Tells lymph nodes and ducts from blood nodes for ``transit:`` states. Without
-        it a node counts as lymph if the table has a ``trapped:`` state for it or its
-        name contains "duct" or "cisterna".
+    body : networkx.DiGraph or StateSpace, optional
+        The body (or a model's ``state_space``): its node kinds tell lymph nodes and
+        ducts from blood nodes for ``transit`` states. Without it, the node kinds of
+        the reference bodies (:func:`circnet.default_body`) are used, and the site of
+        a ``trapped`` state is a lymph node: pass ``body`` for any other body.
 
     Returns
     -------
     pandas.DataFrame
-        Same index, one column per group (groups with no state are left out; states
-        with an unknown prefix go to ``"other"``).
+        Same index, one column per group (groups with no state are left out; columns
+        that are not state labels go to ``"other"``).
 
     Examples
     --------
@@ -319,16 +298,17 @@ def group_states(table: Any, body: nx.DiGraph | None = None) -> pd.DataFrame:
             f"(got {type(table).__name__})"
         )
     cols = [str(c) for c in table.columns]
-    if body is not None:
-        lymph = {str(n) for n, d in body.nodes(data=True) if d.get("kind") in _LYMPH_KINDS}
+    if isinstance(body, StateSpace):
+        node_kinds = dict(body.node_kinds)
+    elif body is not None:
+        node_kinds = {str(n): str(k) for n, k in body.nodes(data="kind")}
     else:
-        lymph = {c.partition(":")[2] for c in cols if c.startswith("trapped:")}
-        lymph |= {
-            c.partition(":")[2]
-            for c in cols
-            if c.startswith("transit:") and ("duct" in c or "cisterna" in c)
-        }
-    groups = [_state_group(c, lymph) for c in cols]
+        node_kinds = dict(_default_node_kinds())
+        for x in cols:
+            kind, site = parse_label(x) if is_label(x) else (None, None)
+            if kind == "trapped" and site is not None:
+                node_kinds[site] = "lymph_node"
+    groups = _state_groups(cols, node_kinds)
     out = table.T.groupby(pd.Index(groups), sort=False).sum().T
     order = [g for g in (*STATE_GROUPS, "other") if g in out.columns]
     return out[order]
@@ -343,14 +323,15 @@ def _time_axis(minutes: np.ndarray) -> tuple[np.ndarray, str]:
     return minutes, "minutes"
 
 
-def _propagation_figure(
+def propagation_figure(
     dist: Any,
     *,
-    body: Any = None,
+    body: nx.DiGraph | StateSpace | None = None,
     stacked: bool = True,
     log_time: bool = False,
     title: Any = None,
 ) -> Any:
+    """The figure of :func:`plot_propagation` (same arguments but ``path``), unsaved."""
     counts = hasattr(dist, "counts")
     groups = group_states(dist, body)
     if log_time:
@@ -359,7 +340,7 @@ def _propagation_figure(
         raise ParameterError("`dist` has no rows (one row per time, after 0 with `log_time`)")
     minutes = np.asarray(groups.index, dtype=float)
     t, unit = _time_axis(minutes)
-    fig = _figure(7.5, 4.2)
+    fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
     values = groups.to_numpy(dtype=float)
     colours = [_GROUP_COLOURS.get(g, "#000000") for g in groups.columns]
@@ -384,7 +365,7 @@ def plot_propagation(
     dist: Any,
     path: str | Path,
     *,
-    body: nx.DiGraph | None = None,
+    body: nx.DiGraph | StateSpace | None = None,
     stacked: bool = True,
     log_time: bool = False,
     title: str | None = None,
@@ -399,8 +380,8 @@ def plot_propagation(
         (probabilities) or :meth:`TransportModel.simulate` (counts).
     path : str or pathlib.Path
         ``.png`` or ``.svg`` (written atomically).
-    body : networkx.DiGraph, optional
-        The body, to tell lymph from blood nodes exactly (see :func:`group_states`).
+    body : networkx.DiGraph or StateSpace, optional
+        The body, to tell lymph from blood nodes (see :func:`group_states`).
     stacked : bool
         Stacked areas (default) or one line per group.
     log_time : bool
@@ -423,20 +404,20 @@ def plot_propagation(
     >>> b"<svg" in out.read_bytes()[:500]
     True
     """
-    path, fmt = _format_of(path)
-    fig = _propagation_figure(dist, body=body, stacked=stacked, log_time=log_time, title=title)
-    return _save(fig, path, fmt)
+    figure_path(path)
+    fig = propagation_figure(dist, body=body, stacked=stacked, log_time=log_time, title=title)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- course
-def _course_figure(result: Any, *, top: int = 8, title: Any = None) -> Any:
+def course_figure(result: Any, *, top: int = 8, title: Any = None) -> Any:
+    """The figure of :func:`plot_course` (same arguments but ``path``), unsaved."""
     for attr in ("timeseries", "events", "daily", "primary", "params"):
         if not hasattr(result, attr):
             raise ParameterError(
                 f"`result` must be a CourseResult (got {type(result).__name__} without {attr!r})"
             )
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ParameterError(f"`top` must be a positive integer (got {top!r})")
+    top = check_int(top, "top", low=1)
     ts = result.timeseries
     events = result.events
     primary = str(result.primary)
@@ -448,7 +429,7 @@ def _course_figure(result: Any, *, top: int = 8, title: Any = None) -> Any:
     ranked = cells[others].max(axis=0).sort_values(ascending=False) if others else pd.Series()
     shown = [c for c in ranked.index[: max(top - 1, 1)] if ranked[c] > 0]
 
-    fig = _figure(8.5, 7.5)
+    fig = new_figure(8.5, 7.5)
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     t = np.asarray(cells.index, dtype=float) / scale
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -579,6 +560,6 @@ def plot_course(result: Any, path: str | Path, *, top: int = 8, title: str | Non
     >>> out.stat().st_size > 1000
     True
     """
-    path, fmt = _format_of(path)
-    fig = _course_figure(result, top=top, title=title)
-    return _save(fig, path, fmt)
+    figure_path(path)
+    fig = course_figure(result, top=top, title=title)
+    return save_figure(fig, path)

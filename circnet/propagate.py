@@ -27,21 +27,15 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy import stats
 
-from .errors import CircnetError, ParameterError
+from ._validation import check_choice, check_number, check_times
+from .errors import CircnetError
 
 __all__ = ["propagate", "transition_matrix", "uniformization", "DENSE_EXPM_MAX"]
 
 #: Up to this many states, :func:`transition_matrix` uses a dense matrix exponential.
 DENSE_EXPM_MAX = 3000
-
-
-def _check_times(times: Any) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
-        raise ParameterError("`times` must be finite, non-negative numbers (minutes)")
-    if np.any(np.diff(t) < 0):
-        raise ParameterError("`times` must be sorted in increasing order")
-    return t
+#: The methods of :func:`propagate`.
+METHODS = ("expm", "uniformization")
 
 
 def propagate(
@@ -56,7 +50,7 @@ def propagate(
     p0 : array (n,)
         Initial distribution (sums to 1).
     times : array of float
-        Sorted, non-negative times (same unit as the rates).
+        Non-decreasing, non-negative times (same unit as the rates).
     method : {"expm", "uniformization"}
     tol : float
         Truncation bound for uniformisation (total variation).
@@ -75,9 +69,8 @@ def propagate(
     """
     q = sp.csr_array(generator, dtype=float)
     p = np.asarray(p0, dtype=float).copy()
-    t = _check_times(times)
-    if method not in ("expm", "uniformization"):
-        raise ParameterError(f"`method` must be 'expm' or 'uniformization' (got {method!r})")
+    t = check_times(times, strictly_increasing=False, allow_empty=True)
+    check_choice(method, "method", METHODS)
     out = np.empty((len(t), q.shape[0]))
     qt = q.T.tocsr()
     trace = float(q.diagonal().sum())
@@ -165,8 +158,7 @@ def transition_matrix(generator: Any, dt: float) -> sp.csr_array:
     >>> p.toarray().round(6).tolist()
     [[0.367879, 0.632121], [0.0, 1.0]]
     """
-    if not np.isfinite(dt) or dt <= 0:
-        raise ParameterError(f"`dt` must be a positive number of minutes (got {dt!r})")
+    dt = check_number(dt, "dt", low=0.0, low_open=True, unit="min")
     q = sp.csc_array(generator, dtype=float)
     if q.shape[0] <= DENSE_EXPM_MAX:
         # dense Pade scaling-and-squaring is more accurate on stiff generators (row sums

@@ -4,8 +4,11 @@
 course as a time overlay: a slider and a play button step through the days) and adds,
 below the network, the summary of the course, the plots of :mod:`circnet.plots`
 (embedded as ``data:`` images, so the file needs nothing else and no network) and the
-per-site and event tables. Every text that comes from the data is HTML-escaped; the
-page keeps render_html's Content-Security-Policy, which blocks every request.
+per-site and event tables. It asks :func:`circnet.render.render_page` for the page with
+its own style (``data/templates/report.css``), sections and script
+(``data/templates/report.js``: open at the last day). Every text that comes from the
+data is HTML-escaped; the page keeps render_html's Content-Security-Policy, which
+blocks every request. Numbers are written by :func:`circnet._format.fmt_number`.
 
 :func:`course_overlay` turns a course into the overlay table: days x body nodes, the
 tumour cells at each site (on a log scale by default: the primary outgrows the
@@ -19,7 +22,6 @@ import base64
 import html
 import math
 import numbers
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,45 +29,18 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ._files import atomic_write, data_text
+from ._format import fmt_number
+from ._validation import check_bool, check_int, check_path
+from ._version import __version__
 from .body import organs, tissue_of
-from .errors import CircnetError, ParameterError
-from .io import atomic_write
-from .render import render_html
+from .errors import OptionalDependencyError
+from .plots import course_figure, fates_figure, figure_bytes, propagation_figure
+from .render import render_page
 
 __all__ = ["course_report", "course_overlay"]
 
-_HEAD_END = "</head>"
-_DATA_SCRIPT = '<script type="application/json" id="circnet-data">'
-_BODY_END = "</body>"
-# open the report at the end of the course (render_html's page starts at the first frame)
-_LAST_FRAME_JS = """<script>
-(function () {
-  var c = window.circnet;
-  if (c && c.overlay && c.overlay.values) { c.setFrame(c.overlay.values.length - 1); }
-})();
-</script>
-"""
 _MISSING_PLOT = "plots need matplotlib, which is not installed: pip install 'circnet[plot]'"
-
-_CSS = """<style>
-html, body { height: auto; }
-#circnet-main { flex: none; height: 78vh; min-height: 420px; }
-#circnet-report { padding: 8px 24px 32px; max-width: 1200px; font-size: 14px; line-height: 1.45; }
-#circnet-report h2 { font-size: 18px; margin: 22px 0 6px; font-weight: 600;
-  border-bottom: 1px solid #ddd; padding-bottom: 3px; }
-#circnet-report p.note { color: #555; margin: 4px 0; }
-#circnet-report figure { margin: 8px 0; }
-#circnet-report figure img { max-width: 100%; height: auto; background: #fff;
-  border: 1px solid #e0e0e0; }
-#circnet-report figcaption { font-size: 12px; color: #555; }
-#circnet-report table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-#circnet-report th, #circnet-report td { border: 1px solid #ddd; padding: 3px 8px;
-  text-align: left; vertical-align: top; }
-#circnet-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#circnet-report th { background: #f3f1ee; }
-#circnet-report .cols { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
-</style>
-"""
 
 
 # --------------------------------------------------------------------------- overlay
@@ -103,8 +78,7 @@ def course_overlay(
     >>> bool(ov["colon_rectum"].iloc[-1] > 6)
     True
     """
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
-        raise ParameterError(f"`max_frames` must be an integer >= 2 (got {max_frames!r})")
+    max_frames = check_int(max_frames, "max_frames", low=2)
     ts = result.timeseries
     cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
     cells = cells.fillna(0.0)
@@ -131,29 +105,10 @@ def course_overlay(
 
 
 # --------------------------------------------------------------------------- helpers
-def _num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, numbers.Integral):
-        return f"{int(x):,}"
-    if isinstance(x, numbers.Real):
-        x = float(x)
-        if x == 0:
-            return "0"
-        if x.is_integer() and abs(x) < 1e6:
-            return f"{x:,.0f}"
-        if 1e-3 <= abs(x) < 1e6:
-            return format(x, ".4g")
-        return f"{x:.3e}"
-    return str(x)
-
-
 def _cell(x: Any) -> str:
     numeric = isinstance(x, numbers.Number) and not isinstance(x, (bool, np.bool_))
     cls = ' class="num"' if numeric else ""
-    return f"<td{cls}>{html.escape(_num(x))}</td>"
+    return f"<td{cls}>{html.escape(fmt_number(x))}</td>"
 
 
 def _table(header: list[str], rows: list[list[Any]], *, caption: str | None = None) -> str:
@@ -164,13 +119,52 @@ def _table(header: list[str], rows: list[list[Any]], *, caption: str | None = No
 
 
 def _figure_html(fig: Any, alt: str, caption: str) -> str:
-    from .plots import _render
-
-    data = base64.b64encode(_render(fig, "svg")).decode("ascii")
+    """A figure as an ``<img>`` with an SVG ``data:`` address (no file, no request)."""
+    data = base64.b64encode(figure_bytes(fig, "svg")).decode("ascii")
     return (
         f'<figure><img alt="{html.escape(alt)}" src="data:image/svg+xml;base64,{data}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
+
+
+def _figures(
+    result: Any, body: nx.DiGraph, fates: pd.Series | None, propagation: pd.DataFrame | None
+) -> list[str]:
+    """The plot sections, or a note saying how to get them when matplotlib is missing."""
+    primary = str(result.primary)
+    try:
+        parts = ["<h2>Tumour burden and events</h2>"]
+        parts.append(
+            _figure_html(
+                course_figure(result),
+                "tumour cells per site over time, and events per site",
+                "Top: cells at the primary and the metastatic sites with the largest "
+                "burden (log scale); dotted: the detection threshold. Bottom: per site, "
+                "the period in which colonies were founded and the events.",
+            )
+        )
+        if fates is not None:
+            parts.append("<h2>Where a shed cell ends</h2>")
+            parts.append(
+                _figure_html(
+                    fates_figure(fates),
+                    f"fate probabilities of a cell shed by a tumour in {primary}",
+                    "Probability of each fate of one cell shed by the primary "
+                    "(most cells die; log scale).",
+                )
+            )
+        if propagation is not None:
+            parts.append("<h2>Where released cells are over time</h2>")
+            parts.append(
+                _figure_html(
+                    propagation_figure(propagation, body=body, log_time=True),
+                    "where released cells are over time",
+                    "Share of the cells released at time 0 in each group of states.",
+                )
+            )
+    except OptionalDependencyError:
+        return [f'<p class="note">{html.escape(_MISSING_PLOT)}</p>']
+    return parts
 
 
 def _summary_rows(summary: pd.Series) -> list[list[Any]]:
@@ -277,7 +271,9 @@ def course_report(
     >>> "circnet-report" in text and "<script src=" not in text
     True
     """
-    path = Path(path)
+    path = check_path(path, "path")
+    plots = check_bool(plots, "plots")
+    max_events = check_int(max_events, "max_events", low=0)
     primary = str(result.primary)
     if title is None:
         title = f"circnet disease course: primary in {primary}, {result.days / 365.25:.3g} years"
@@ -294,45 +290,8 @@ def course_report(
         parts.append(f'<p class="note">{html.escape(str(line))}</p>')
     parts.append(_table(["quantity", "value"], _summary_rows(result.summary)))
 
-    figures: list[str] = []
     if plots:
-        try:
-            from .plots import _course_figure, _fates_figure, _figure, _propagation_figure
-
-            _figure(1, 1)  # raises OptionalDependencyError without matplotlib
-        except ImportError:
-            figures.append(f'<p class="note">{html.escape(_MISSING_PLOT)}</p>')
-        else:
-            figures.append("<h2>Tumour burden and events</h2>")
-            figures.append(
-                _figure_html(
-                    _course_figure(result),
-                    "tumour cells per site over time, and events per site",
-                    "Top: cells at the primary and the metastatic sites with the largest "
-                    "burden (log scale); dotted: the detection threshold. Bottom: per site, "
-                    "the period in which colonies were founded and the events.",
-                )
-            )
-            if fates is not None:
-                figures.append("<h2>Where a shed cell ends</h2>")
-                figures.append(
-                    _figure_html(
-                        _fates_figure(fates),
-                        f"fate probabilities of a cell shed by a tumour in {primary}",
-                        "Probability of each fate of one cell shed by the primary "
-                        "(most cells die; log scale).",
-                    )
-                )
-            if propagation is not None:
-                figures.append("<h2>Where released cells are over time</h2>")
-                figures.append(
-                    _figure_html(
-                        _propagation_figure(propagation, body=body, log_time=True),
-                        "where released cells are over time",
-                        "Share of the cells released at time 0 in each group of states.",
-                    )
-                )
-    parts.extend(figures)
+        parts.extend(_figures(result, body, fates, propagation))
 
     if fates is not None:
         top = fates.sort_values(ascending=False).head(12)
@@ -364,27 +323,19 @@ def course_report(
     )
     if rows:
         parts.append(_table(["day", "site", "event", "count", "cells", "primary tumour"], rows))
-    from . import __version__
-
     parts.append(
         f'<p class="note">Written by circnet {html.escape(__version__)}. The file is '
         "self-contained: it opens offline and makes no network request.</p>"
     )
     parts.append("</main>")
-    sections = "\n".join(parts) + "\n"
-
-    with tempfile.TemporaryDirectory(prefix="circnet-report-") as tmp:
-        page_path = render_html(body, Path(tmp) / "page.html", overlay, title=title)
-        page = page_path.read_text(encoding="utf-8")
-    for marker in (_HEAD_END, _DATA_SCRIPT, _BODY_END):
-        if page.count(marker) != 1:
-            raise CircnetError(
-                f"course_report: the render_html page has {page.count(marker)} copies of "
-                f"{marker!r}, expected exactly one (has its template changed?)"
-            )
-    page = page.replace(_HEAD_END, _CSS + _HEAD_END)
-    page = page.replace(_DATA_SCRIPT, sections + _DATA_SCRIPT)
-    page = page.replace(_BODY_END, _LAST_FRAME_JS + _BODY_END)
+    page = render_page(
+        body,
+        overlay,
+        title=title,
+        extra_head=f"<style>\n{data_text('templates/report.css')}</style>\n",
+        extra_body="\n".join(parts) + "\n",
+        extra_script=data_text("templates/report.js"),  # open at the last day
+    )
     with atomic_write(path) as fh:
         fh.write(page)
     return path

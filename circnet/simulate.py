@@ -28,17 +28,20 @@ Paths
 (exponential holding times, next state in proportion to the rates), all cells at
 once, each to its fate.
 
-Randomness: one keyword ``rng`` (int, ``numpy.random.Generator`` or None; SPEC 7).
-The same seed gives bit-identical results, in any process.
+Randomness: one keyword ``rng`` (int, ``numpy.random.Generator``, ``SeedSequence`` or
+None; SPEC 7). The same seed gives bit-identical results, in any process.
+
+Checkpoints use the one format of :mod:`circnet._files` (kind ``"simulate"``); their
+fingerprint covers the chain, the start, the times, ``dt``, the release and the seed, so
+a run never resumes another's checkpoint. A call stopped by ``stop_after`` returns a
+result with ``status="stopped"``; the same call again goes on from the checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
-import zipfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +49,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from .errors import CheckpointError, CircnetError, ParameterError
+from ._files import fingerprint, load_checkpoint, save_checkpoint
+from ._split import _Ell, release_kernel, split_counts
+from ._validation import check_int, check_number, check_path, check_rng, check_times
+from .errors import CircnetError, ParameterError, UnknownNameError
+from .propagate import transition_matrix
 
 __all__ = [
     "SimulationResult",
@@ -65,191 +70,6 @@ __all__ = [
 MAX_CELLS = 2**53
 
 
-def _rng(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
-        if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng < 0:
-            raise ParameterError(f"`rng` seed must be non-negative (got {rng})")
-        return np.random.default_rng(rng)
-    raise ParameterError(
-        f"`rng` must be an int, a numpy.random.Generator or None (got {type(rng).__name__})"
-    )
-
-
-# =========================================================================== splitting
-#: Rows with more cells in total than this use conditional binomials per row; fewer cells
-#: are moved one by one (inverse CDF), which is cheaper when most rows hold a cell or two.
-PER_CELL_FACTOR = 2
-#: At least this many rows needing binomial draws: split them into :data:`CHUNKS` fixed
-#: chunks, each with its own generator seeded from ``rng``, processed in threads (numpy's
-#: ``Generator.binomial`` releases the GIL). The chunking depends only on the counts, never
-#: on the number of threads or their timing, so results are reproducible.
-PARALLEL_MIN_ROWS = 4096
-CHUNKS = 2
-_POOL: Any = None
-
-
-def _pool() -> Any:
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=CHUNKS, thread_name_prefix="circnet-split")
-    return _POOL
-
-
-@dataclass(frozen=True)
-class _Ell:
-    """A row-stochastic sparse matrix in padded (ELLPACK) form for vectorised splitting.
-
-    ``cols[i, k]`` and ``cond[i, k]``: the k-th move of row ``i`` (largest probabilities
-    first) and its probability *conditional on not having taken moves 0..k-1*; padding
-    repeats the row's last move with ``cond = 0``. ``length[i]``: moves of row ``i`` (the
-    last one takes all cells that remain). ``key``/``flat``: the moves of all rows in one
-    sorted array, ``row + cumulative probability``, for moving cells one by one.
-    """
-
-    cols: np.ndarray
-    cond: np.ndarray
-    length: np.ndarray
-    key: np.ndarray
-    flat: np.ndarray
-    start: np.ndarray
-    n: int
-
-    @classmethod
-    def from_matrix(cls, p: Any) -> _Ell:
-        p = sp.csr_array(p, dtype=float)
-        p.sum_duplicates()
-        p.eliminate_zeros()
-        n = p.shape[0]
-        lengths = np.diff(p.indptr)
-        width = max(int(lengths.max()), 1) if n else 1
-        cols = np.zeros((n, width), dtype=np.int64)
-        probs = np.zeros((n, width))
-        rows = np.repeat(np.arange(n), lengths)
-        pos = np.arange(p.nnz) - np.repeat(p.indptr[:-1], lengths)
-        # largest probabilities first: fewer, cheaper binomial draws with large counts
-        order = np.lexsort((-p.data, rows))
-        cols[rows, pos] = p.indices[order]
-        probs[rows, pos] = p.data[order]
-        empty = lengths == 0
-        cols[empty, 0] = np.flatnonzero(empty)  # empty row: stays put
-        probs[empty, 0] = 1.0
-        length = np.maximum(lengths, 1)
-        last = length - 1
-        pad = np.arange(width)[None, :] > last[:, None]
-        cols = np.where(pad, cols[np.arange(n), last][:, None], cols)
-        tail = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # mass of moves k..end
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cond = np.where(tail > 0, probs / tail, 0.0)
-        cond = np.clip(cond, 0.0, 1.0)
-        cond[np.arange(n), last] = 1.0  # the last move takes all that remain
-        # one by one: moves of row i occupy key[start[i]:start[i + 1]], keys in (i, i + 1]
-        valid = ~pad
-        flat = cols[valid]
-        within = np.cumsum(probs, axis=1)
-        within = within / within[np.arange(n), last][:, None]
-        within[np.arange(n), last] = 1.0
-        key = (np.arange(n)[:, None] + within)[valid]
-        start = np.concatenate([[0], np.cumsum(length)])
-        return cls(cols, cond, length, key, flat, start, n)
-
-
-def _split_rows(
-    rows: np.ndarray, rem: np.ndarray, kernel: _Ell, rng: np.random.Generator
-) -> np.ndarray:
-    """Conditional binomials along the moves of ``rows`` (holding ``rem`` cells); returns
-    the counts arriving in each state (float64, exact below 2**53)."""
-    out = np.zeros(kernel.n)
-    rem = rem.copy()
-    length = kernel.length[rows]
-    for k in range(kernel.cols.shape[1]):
-        if rows.size == 0:
-            break
-        final = length == k + 1
-        if final.any():  # the last move takes what remains: no draw
-            out += np.bincount(kernel.cols[rows[final], k], weights=rem[final], minlength=kernel.n)
-            keep = ~final
-            rows, rem, length = rows[keep], rem[keep], length[keep]
-            if rows.size == 0:
-                break
-        draw = rng.binomial(rem, kernel.cond[rows, k])
-        out += np.bincount(kernel.cols[rows, k], weights=draw, minlength=kernel.n)
-        rem -= draw
-        keep = rem > 0
-        rows, rem, length = rows[keep], rem[keep], length[keep]
-    return out
-
-
-def split_counts(counts: np.ndarray, kernel: _Ell, rng: np.random.Generator) -> np.ndarray:
-    """One step: split every state's count over its moves (exact multinomials).
-
-    Three exact ways, chosen from the counts alone (so a seed fixes the result): rows
-    with one move pass their cells on without a draw; if there are few cells
-    (at most :data:`PER_CELL_FACTOR` per occupied row), each cell picks its move by
-    inverse CDF; otherwise each row draws conditional binomials along its moves, in
-    :data:`CHUNKS` fixed chunks with generators seeded from ``rng`` when at least
-    :data:`PARALLEL_MIN_ROWS` rows need draws.
-    """
-    c = np.asarray(counts, dtype=np.int64)
-    active = np.flatnonzero(c)
-    if active.size == 0:
-        return np.zeros(kernel.n, dtype=np.int64)
-    single = kernel.length[active] == 1
-    out = np.zeros(kernel.n)
-    if single.any():
-        moved = active[single]
-        out += np.bincount(kernel.cols[moved, 0], weights=c[moved], minlength=kernel.n)
-        active = active[~single]
-    if active.size == 0:
-        return out.astype(np.int64)
-    rem = c[active]
-    total = int(rem.sum())
-    if total <= PER_CELL_FACTOR * active.size:
-        cell_rows = np.repeat(active, rem)
-        idx = np.searchsorted(kernel.key, cell_rows + rng.random(total), side="right")
-        idx = np.minimum(idx, kernel.start[cell_rows + 1] - 1)
-        out += np.bincount(kernel.flat[idx], minlength=kernel.n)
-    elif active.size < PARALLEL_MIN_ROWS:
-        out += _split_rows(active, rem, kernel, rng)
-    else:
-        seeds = rng.integers(0, 2**63, size=CHUNKS, dtype=np.int64)
-        bounds = np.linspace(0, active.size, CHUNKS + 1).astype(np.int64)
-        jobs = [
-            (active[a:b], rem[a:b], kernel, np.random.Generator(np.random.PCG64(int(sd))))
-            for a, b, sd in zip(bounds[:-1], bounds[1:], seeds, strict=True)
-        ]
-        for part in _pool().map(lambda job: _split_rows(*job), jobs):
-            out += part
-    return out.astype(np.int64)
-
-
-def release_kernel(generator: Any, p0: np.ndarray, dt: float) -> np.ndarray:
-    """``r = p0 (1/dt) int_0^dt expm(s Q) ds``: where a cell released uniformly during a
-    step of length ``dt`` is at the step's end (Van Loan's augmented exponential)."""
-    from .propagate import DENSE_EXPM_MAX
-
-    q = sp.csr_array(generator, dtype=float)
-    n = q.shape[0]
-    if n <= DENSE_EXPM_MAX:
-        # expm([[Q, I], [0, 0]] dt) = [[expm(dt Q), int_0^dt expm(sQ) ds], [0, I]]: dense Pade
-        # scaling and squaring costs log(dt |Q|) products, where expm_multiply's cost grows
-        # with dt |Q| itself (minutes for a step of a day on the default body)
-        aug = np.zeros((2 * n, 2 * n))
-        aug[:n, :n] = q.toarray() * dt
-        aug[:n, n:] = np.eye(n) * dt
-        x = np.asarray(p0, dtype=float) @ scipy.linalg.expm(aug)[:n, n:] / dt
-    else:
-        # d/dt [x, y] = [x Q + y, 0] with y = p0 gives x(dt) = p0 int_0^dt expm(sQ) ds
-        aug = sp.block_array([[q.T, sp.eye_array(n)], [None, sp.csr_array((n, n))]]).tocsr()
-        v = np.concatenate([np.zeros(n), np.asarray(p0, dtype=float)])
-        x = spla.expm_multiply(aug * dt, v)[:n] / dt
-    x = np.maximum(x, 0.0)
-    return x / x.sum()
-
-
 # =========================================================================== results
 @dataclass(frozen=True)
 class SimulationResult:
@@ -258,18 +78,30 @@ class SimulationResult:
     Attributes
     ----------
     times : numpy.ndarray
-        Minutes after the start.
+        Minutes after the start (when stopped early: the times reached so far).
     states : tuple of str
         State labels (columns of ``counts``).
     counts : numpy.ndarray of int64, shape (len(times), len(states))
     released : numpy.ndarray of int64
         Cells released up to each time (the row sums of ``counts``).
+    status : {"finished", "stopped"}
+        ``"stopped"`` when ``stop_after`` ended the call before the last time; the
+        checkpoint holds the state, and the same call again goes on from it.
+    message : str
+        What happened, in words.
     """
 
     times: np.ndarray
     states: tuple[str, ...]
     counts: np.ndarray
     released: np.ndarray
+    status: str = "finished"
+    message: str = "reached the last requested time"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run reached the last requested time."""
+        return self.status == "finished"
 
     def to_frame(self, tidy: bool = False) -> pd.DataFrame:
         """Counts as a wide table (time x state), or tidy (time, state, count) rows."""
@@ -281,22 +113,13 @@ class SimulationResult:
         return wide.reset_index().melt(id_vars="time_min", var_name="state", value_name="count")
 
     def final(self) -> pd.Series:
-        """Counts at the last requested time."""
+        """Counts at the last time reached."""
+        if len(self.times) == 0:
+            raise CircnetError(f"no requested time was reached ({self.message})")
         return pd.Series(self.counts[-1], index=list(self.states), name="count")
 
 
 # =========================================================================== counts
-def _fingerprint(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            h.update(part.tobytes())
-            h.update(str(part.dtype).encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-    return h.hexdigest()
-
-
 def _progress(total: int, progress: bool | None, desc: str) -> Any:
     show = progress if progress is not None else (sys.stderr.isatty() and total >= 200)
     if not show:
@@ -308,11 +131,30 @@ def _progress(total: int, progress: bool | None, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="step", leave=False)
 
 
+def _check_counts(initial_counts: Any, n: int) -> np.ndarray:
+    c0 = np.asarray(initial_counts)
+    if c0.shape != (n,) or not np.issubdtype(c0.dtype, np.integer):
+        if c0.shape == (n,) and np.all(np.isfinite(c0)) and np.all(np.mod(c0, 1) == 0):
+            c0 = c0.astype(np.int64)
+        else:
+            raise ParameterError(f"`initial_counts` must be {n} integers (one per state)")
+    c0 = c0.astype(np.int64)
+    if np.any(c0 < 0):
+        raise ParameterError("`initial_counts` must not be negative")
+    return c0
+
+
+def _matrix_parts(m: Any) -> list[np.ndarray]:
+    """The arrays that define a sparse matrix, for a fingerprint."""
+    a = sp.csr_array(m, dtype=float)
+    return [a.data, a.indices.astype(np.int64), a.indptr.astype(np.int64), np.array(a.shape)]
+
+
 def simulate_counts(
     generator: Any,
     states: Sequence[str],
     initial_counts: np.ndarray,
-    times: Sequence[float],
+    times: Any,
     *,
     dt: float | None = None,
     rng: Any = None,
@@ -335,23 +177,28 @@ def simulate_counts(
     initial_counts : array of int (n,)
         Cells in each state at time 0 (a burst).
     times : sequence of float
-        Sorted, non-negative times (minutes) at which to record counts.
+        Strictly increasing, non-negative times (minutes) at which to record counts.
     dt : float, optional
         Grid step (minutes). Results at the grid times are exact in distribution
         whatever ``dt``; a smaller ``dt`` only gives more steps (finer checkpoints and
         progress, sparser ``P``). Default: step only from one requested time to the next.
-    rng : int, numpy.random.Generator or None
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
     release : array (n,), optional
         Distribution of a newly released cell (needed when ``release_rate > 0``).
     release_rate : float
         Cells released per minute (a Poisson process) from time 0 on.
     checkpoint : path, optional
-        ``.npz`` file written atomically every ``checkpoint_every`` steps; if it
-        exists and matches this run, the run resumes from it, with results identical
-        to an uninterrupted run. Removed when the run completes.
+        Checkpoint file (:mod:`circnet._files` format, kind ``"simulate"``), written
+        atomically every ``checkpoint_every`` steps. If it exists and belongs to this
+        run (same generator, counts, times, ``dt``, release and seed: for a Generator,
+        its state on entry; ``rng=None`` resumes any stream), the run resumes from it,
+        with results identical to an uninterrupted run. Removed when the run completes.
+    checkpoint_every : int
+        Steps between checkpoints (>= 1).
     stop_after : int, optional
-        Stop after this many steps in this call (the checkpoint is written); for
-        splitting a long run into jobs. Raises ``StopIteration``-free: returns None.
+        Stop after this many steps in this call (needs ``checkpoint``, which is
+        written); for splitting a long run into jobs. The result then has
+        ``status="stopped"`` and the times reached so far.
     progress : bool or None
         Progress bar (tqdm); None: only on a terminal and for long runs.
     transition : sparse array, optional
@@ -360,35 +207,31 @@ def simulate_counts(
 
     Returns
     -------
-    SimulationResult or None (when stopped by ``stop_after``)
+    SimulationResult
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> q = sp.csr_array([[-1.0, 1.0], [0.0, 0.0]])
+    >>> res = simulate_counts(q, ["a", "b"], [1000, 0], [0.0, 50.0], rng=1)
+    >>> res.counts.tolist(), res.status
+    ([[1000, 0], [0, 1000]], 'finished')
     """
-    gen = _rng(rng)
+    gen = check_rng(rng)
+    seed = None if rng is None else gen.bit_generator.state  # the stream this run starts on
     n = len(states)
-    c0 = np.asarray(initial_counts)
-    if c0.shape != (n,) or not np.issubdtype(c0.dtype, np.integer):
-        if c0.shape == (n,) and np.all(np.isfinite(c0)) and np.all(np.mod(c0, 1) == 0):
-            c0 = c0.astype(np.int64)
-        else:
-            raise ParameterError(f"`initial_counts` must be {n} integers (one per state)")
-    c0 = c0.astype(np.int64)
-    if np.any(c0 < 0):
-        raise ParameterError("`initial_counts` must not be negative")
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    if (
-        t.ndim != 1
-        or t.size == 0
-        or not np.all(np.isfinite(t))
-        or np.any(t < 0)
-        or np.any(np.diff(t) < 0)
-    ):
-        raise ParameterError("`times` must be a non-empty sorted list of non-negative minutes")
-    if dt is not None and not (np.isfinite(dt) and dt > 0):
-        raise ParameterError(f"`dt` must be a positive number of minutes (got {dt!r})")
-    if not (np.isfinite(release_rate) and release_rate >= 0):
-        raise ParameterError(f"`release_rate` must be a non-negative rate (got {release_rate!r})")
-    if release_rate > 0 and release is None:
+    c0 = _check_counts(initial_counts, n)
+    t = check_times(times)
+    step = None if dt is None else check_number(dt, "dt", low=0.0, low_open=True, unit="min")
+    rate = check_number(release_rate, "release_rate", low=0.0, unit="cells/min")
+    every = check_int(checkpoint_every, "checkpoint_every", low=1)
+    stop = None if stop_after is None else check_int(stop_after, "stop_after", low=1)
+    path = None if checkpoint is None else check_path(checkpoint, "checkpoint")
+    if stop is not None and path is None:
+        raise ParameterError("`stop_after` needs a `checkpoint` (the work done would be lost)")
+    if rate > 0 and release is None:
         raise ParameterError("`release_rate` needs `release`, the distribution of a new cell")
-    expected_total = int(c0.sum()) + release_rate * float(t[-1])
+    expected_total = int(c0.sum()) + rate * float(t[-1])
     if expected_total > MAX_CELLS:
         raise ParameterError(
             f"at most {MAX_CELLS:.3g} cells can be counted exactly "
@@ -396,11 +239,9 @@ def simulate_counts(
         )
 
     # the grid: multiples of dt, plus every requested time
-    regular = np.arange(0.0, t[-1], dt) if dt is not None else np.zeros(0)
+    regular = np.arange(0.0, t[-1], step) if step is not None else np.zeros(0)
     grid = np.unique(np.concatenate([regular, t, [0.0]]))
     steps = np.diff(grid)
-    from .propagate import transition_matrix
-
     kernels: dict[float, _Ell] = {}
     rel_vec: dict[float, np.ndarray] = {}
 
@@ -418,18 +259,21 @@ def simulate_counts(
             rel_vec[key] = (
                 np.asarray(release, dtype=float)
                 if transition is not None
-                else release_kernel(generator, release, h)
+                else release_kernel(generator, np.asarray(release), h)
             )
         return rel_vec[key]
 
-    fp = _fingerprint(
-        np.asarray(sp.csr_array(generator).data),
+    fp = fingerprint(
+        "simulate",
+        *_matrix_parts(generator),
+        *(_matrix_parts(transition) if transition is not None else ["no transition"]),
         c0,
         t,
-        None if dt is None else float(dt),
-        float(release_rate),
-        None if release is None else np.asarray(release),
+        step,
+        rate,
+        None if release is None else np.asarray(release, dtype=float),
         list(states),
+        seed,
     )
     record_at = {float(x): i for i, x in enumerate(t)}
     out = np.zeros((len(t), n), dtype=np.int64)
@@ -437,40 +281,17 @@ def simulate_counts(
     counts = c0.copy()
     released = int(c0.sum())
     start = 0
-    path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["fingerprint"]) != fp:
-                    raise CheckpointError(
-                        f"{str(path)!r}: checkpoint belongs to another run "
-                        "(different model, source, times or dt)"
-                    )
-                counts = z["counts"].copy()
-                out = z["out"].copy()
-                released_out = z["released_out"].copy()
-                released = int(z["released"])
-                start = int(z["step"])
-                gen.bit_generator.state = json.loads(str(z["rng_state"]))
-        except CheckpointError:
-            raise
-        except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
-            raise CheckpointError(f"{str(path)!r}: unreadable checkpoint ({err})") from err
+        ck = load_checkpoint(path, "simulate", fp)
+        counts, out = ck.arrays["counts"].copy(), ck.arrays["out"].copy()
+        released_out = ck.arrays["released_out"].copy()
+        released, start = int(ck.meta["released"]), int(ck.meta["step"])
+        gen = ck.generator()
 
-    def save(step: int) -> None:
-        from .io import atomic_write
-
-        with atomic_write(path, "wb") as fh:
-            np.savez(
-                fh,
-                fingerprint=np.str_(fp),
-                counts=counts,
-                out=out,
-                released_out=released_out,
-                released=np.int64(released),
-                step=np.int64(step),
-                rng_state=np.str_(json.dumps(gen.bit_generator.state, default=int)),
-            )
+    def save(target: Path, done: int) -> None:
+        arrays = {"counts": counts, "out": out, "released_out": released_out}
+        meta = {"step": done, "released": released, "steps": len(steps)}
+        save_checkpoint(target, "simulate", fp, arrays, rng=gen, meta=meta)
 
     if start == 0 and 0.0 in record_at:
         out[record_at[0.0]] = counts
@@ -480,8 +301,8 @@ def simulate_counts(
     for i in range(start, len(steps)):
         h = float(steps[i])
         counts = split_counts(counts, kernel(h), gen)
-        if release_rate > 0:
-            new = gen.poisson(release_rate * h * release_vector(h)).astype(np.int64)
+        if rate > 0:
+            new = gen.poisson(rate * h * release_vector(h)).astype(np.int64)
             counts += new
             released += int(new.sum())
         if int(counts.sum()) != released:
@@ -495,14 +316,24 @@ def simulate_counts(
         if bar is not None:
             bar.update(1)
         done_here += 1
-        if path is not None and (
-            (i + 1) % checkpoint_every == 0 or (stop_after is not None and done_here >= stop_after)
-        ):
-            save(i + 1)
-        if stop_after is not None and done_here >= stop_after and i + 1 < len(steps):
+        stopping = stop is not None and done_here >= stop and i + 1 < len(steps)
+        if path is not None and ((i + 1) % every == 0 or stopping):
+            save(path, i + 1)
+        if stopping:
             if bar is not None:
                 bar.close()
-            return None
+            k = int(np.searchsorted(t, ti, side="right"))
+            return SimulationResult(
+                times=t[:k],
+                states=tuple(states),
+                counts=out[:k],
+                released=released_out[:k],
+                status="stopped",
+                message=(
+                    f"stopped after step {i + 1} of {len(steps)} (stop_after={stop}); the state "
+                    f"is in {str(path)!r}: call again with the same arguments to go on"
+                ),
+            )
     if bar is not None:
         bar.close()
     if path is not None and path.exists():
@@ -543,9 +374,8 @@ def trajectories(
         all state labels), ``time_min`` (entry time into the state). The last row
         of each cell is its fate.
     """
-    gen = _rng(rng)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ParameterError(f"`n` must be a non-negative integer (got {n!r})")
+    gen = check_rng(rng)
+    n = check_int(n, "n", low=0)
     q = sp.csr_array(generator, dtype=float)
     ns = q.shape[0]
     p0 = np.zeros(ns)
@@ -602,19 +432,31 @@ def trajectories(
     return df.sort_values(["cell", "step"], kind="stable").reset_index(drop=True)
 
 
-def counts_from(
-    initial: Any, states: Sequence[str], n_transient: int, release: np.ndarray | None, n_cells: Any
-) -> np.ndarray:
-    """Initial integer counts from a mapping of state to count, an array, or a
-    multinomial split of ``n_cells`` over ``release`` (done by the caller)."""
+def counts_from(initial: Any, states: Sequence[str], n_transient: int, *unused: Any) -> np.ndarray:
+    """Initial integer counts from a mapping of state label to count, or an array over
+    the transient states (or all states).
+
+    (Two more arguments, ``release`` and ``n_cells``, were never used; passing them
+    still works but warns.)
+
+    Examples
+    --------
+    >>> counts_from({"b": 3}, ["a", "b", "c"], 2).tolist()
+    [0, 3, 0]
+    """
+    if unused:
+        warnings.warn(
+            "counts_from() takes (initial, states, n_transient): its `release` and "
+            "`n_cells` arguments were never used and will be removed",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     n = len(states)
     index = {s: i for i, s in enumerate(states)}
     if isinstance(initial, Mapping):
         c = np.zeros(n, dtype=np.int64)
         for k, v in initial.items():
             if k not in index:
-                from .errors import UnknownNameError
-
                 raise UnknownNameError(f"unknown state {k!r}")
             if isinstance(v, bool) or int(v) != v or v < 0:
                 raise ParameterError(f"count for state {k!r} must be a non-negative integer")

@@ -13,7 +13,8 @@ Growth (Hahnfeldt, Panigrahy, Folkman & Hlatky 1999, Cancer Res 59:4770)::
 it, endogenous inhibitors (``d K V^(2/3)``) and an angiogenesis inhibitor at exposure
 ``g(t)`` (``e K g``; ``g = 1`` while treated, else 0) lower it. Every rate is divided by
 ``time_scale`` (the published values are for Lewis lung carcinoma in mice; see
-:data:`PARAMETERS`).
+:data:`PARAMETERS`, read from ``circnet/data/tumour_parameters.csv`` with the source of
+every default).
 
 Three phases share the same equation for ``V``:
 
@@ -54,15 +55,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._params import ParamTable, checked_keywords, class_or_instance, load_table
+from ._validation import check_choice, check_number
 from .errors import ParameterError
 
 __all__ = [
@@ -81,135 +81,14 @@ CELLS_PER_MM3 = 1.0e6
 RK4_H = 0.5
 
 
-@dataclass(frozen=True)
-class _Param:
-    unit: str
-    domain: str  # "positive", "nonnegative", "fraction"
-    source: str
-
-
-_HAHNFELDT = (
-    "Hahnfeldt P, Panigrahy D, Folkman J, Hlatky L (1999) Cancer Res 59:4770, fit to Lewis "
-    "lung carcinoma in C57BL/6 mice (control group); value as in the canceR package "
-    "(radivot/canceR, hahnfeldt99.R: lambda1=.192, lambda2=0, b=5.85, d=0.00873, V0=180, "
-    "K0=625 mm^3)"
-)
-
-#: Unit, domain and source of every numeric parameter of :class:`TumourParams`.
-PARAMETERS: Mapping[str, _Param] = MappingProxyType(
-    {
-        "lambda1": _Param("1/day", "positive", _HAHNFELDT + "; tumour growth rate"),
-        "lambda2": _Param(
-            "1/day", "nonnegative", _HAHNFELDT + "; spontaneous loss of vasculature, fixed at 0"
-        ),
-        "b": _Param("1/day", "nonnegative", _HAHNFELDT + "; angiogenic stimulation"),
-        "d": _Param(
-            "1/(day mm^2)",
-            "nonnegative",
-            _HAHNFELDT + "; endogenous inhibition (steady size (b/d)^1.5 = 17 cm^3)",
-        ),
-        "e": _Param(
-            "1/day",
-            "nonnegative",
-            "Inhibitor potency at unit exposure g = 1. 1.3 is the TNP-470 value of Hahnfeldt et "
-            "al. (1999) Table 1 as recalled (per mg/kg/day): NOT checked against the paper here, "
-            "and g is taken as a constant exposure (no clearance): treat as an illustration",
-        ),
-        "time_scale": _Param(
-            "1",
-            "positive",
-            "Modelling assumption: factor by which human tumours grow slower than murine Lewis "
-            "lung carcinoma; every rate of the Hahnfeldt model is divided by it. 40 gives a "
-            "volume doubling time of about 3 months at 1 cm^3 and about 2 years from 1 mm^3 "
-            "to 1 cm^3, the order of human breast and colorectal cancers (not fitted: vary it)",
-        ),
-        "gompertz_capacity_cells": _Param(
-            "cells",
-            "positive",
-            "Modelling assumption: plateau of the Gompertz option; default the Hahnfeldt steady "
-            "size (b/d)^1.5 mm^3 = 1.7e10 cells",
-        ),
-        "avascular_limit_cells": _Param(
-            "cells",
-            "positive",
-            "Folkman J (2000) J Natl Cancer Inst 92:94: avascular tumours stop between about "
-            "0.2 and 2 mm diameter, 1e5-1e6 cells (oxygen diffuses 100-200 um from a vessel); "
-            "1e6 cells = 1 mm^3 taken",
-        ),
-        "colony_cells": _Param(
-            "cells",
-            "positive",
-            "Modelling choice: a founded colony starts as one cell (the transport fate 'colony' "
-            "is one extravasated cell that survives to divide)",
-        ),
-        "shedding_rate": _Param(
-            "cells/(g day)",
-            "nonnegative",
-            "Butler TP, Gullino PM (1975) Cancer Res 35:512: 3.2e6 cells per 24 h per g from "
-            "growing (4.1e6 from regressing) MTW9 rat mammary carcinomas of 2-4 g",
-        ),
-        "avascular_shedding": _Param(
-            "1",
-            "nonnegative",
-            "Modelling choice: shedding of an avascular colony relative to a vascular tumour of "
-            "the same size; 0 = cells reach the circulation only through the tumour's own vessels",
-        ),
-        "switch_rate": _Param(
-            "1/day",
-            "nonnegative",
-            "Calibrated assumption: rate at which an avascular colony switches on angiogenesis "
-            "(0 = dormant forever). Chosen so that a primary of a few grams makes about one "
-            "vascular metastasis in a few years, as metastatic inefficiency demands (Luzzi KJ "
-            "et al. (1998) Am J Pathol 153:865: 1 in 100 micrometastases grew in mice; in "
-            "patients far fewer). Vary it",
-        ),
-        "dormant_death_rate": _Param(
-            "1/day",
-            "nonnegative",
-            "Luzzi et al. (1998): only 1 in 100 micrometastases present at day 3 persisted to "
-            "day 13, the rest vanished: ln(100)/10 days = 0.46/day. Lower it for long dormancy "
-            "(the cost of a course grows as 1/rate: dormant cohorts live longer)",
-        ),
-        "immune_kill_rate": _Param(
-            "1/day",
-            "nonnegative",
-            "Modelling assumption: per-cell immune kill in a lymph node when the tumour is small. "
-            "0.01/day (about 2 lambda1/time_scale) holds an avascular nodal colony at about 1/6 "
-            "of the avascular limit (1.7e5 cells); once vascular it escapes (1e8 cells 2 years "
-            "after the switch)",
-        ),
-        "immune_saturation_cells": _Param(
-            "cells",
-            "positive",
-            "Modelling assumption: tumour size at which nodal immune kill per cell halves "
-            "(saturating form of Kuznetsov et al. 1994, Bull Math Biol 56:295); the avascular "
-            "limit taken",
-        ),
-        "detection_cells": _Param(
-            "cells",
-            "positive",
-            "Clinical convention: about 1e9 cells (1 cm^3, about 1 g) is detectable by imaging",
-        ),
-    }
-)
-
+#: Unit, domain, kind and source of every numeric parameter of :class:`TumourParams`,
+#: read from ``circnet/data/tumour_parameters.csv``.
+PARAMETERS: ParamTable = load_table("tumour_parameters.csv", what="tumour parameter")
+_D = PARAMETERS.defaults
 _GROWTH_MODELS = ("hahnfeldt", "gompertz")
 
 
-def _check(name: str, value: Any) -> float:
-    p = PARAMETERS[name]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError(f"`{name}` must be a number in {p.unit} (got {value!r})")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ParameterError(f"`{name}` must be finite (got {x!r})")
-    if p.domain == "positive" and x <= 0:
-        raise ParameterError(f"`{name}` must be positive (got {x!r})")
-    if p.domain == "nonnegative" and x < 0:
-        raise ParameterError(f"`{name}` must not be negative (got {x!r})")
-    return x
-
-
+@checked_keywords(PARAMETERS, extra=("growth_model",))
 @dataclass(frozen=True)
 class TumourParams:
     """Parameters of tumour growth, angiogenesis, shedding and nodal immunity (frozen).
@@ -222,7 +101,8 @@ class TumourParams:
     lambda1, lambda2, b, d, e, time_scale, gompertz_capacity_cells, avascular_limit_cells,
     colony_cells, shedding_rate, avascular_shedding, switch_rate, dormant_death_rate,
     immune_kill_rate, immune_saturation_cells, detection_cells : float
-        See :data:`PARAMETERS` (``TumourParams().describe()``) for units and sources.
+        See :data:`PARAMETERS` (``TumourParams.describe()``; the table is
+        ``circnet/data/tumour_parameters.csv``) for units, domains and sources.
         ``lambda1 .. e`` are the published per-day values; the model divides them by
         ``time_scale``.
 
@@ -238,36 +118,30 @@ class TumourParams:
     ...     TumourParams(switch_rate=-1)
     ... except circnet.ParameterError as err:
     ...     print(err)
-    `switch_rate` must not be negative (got -1.0)
+    `switch_rate` must be >= 0 1/day (got -1)
     """
 
     growth_model: str = "hahnfeldt"
-    lambda1: float = 0.192
-    lambda2: float = 0.0
-    b: float = 5.85
-    d: float = 0.00873
-    e: float = 1.3
-    time_scale: float = 40.0
-    gompertz_capacity_cells: float = (5.85 / 0.00873) ** 1.5 * CELLS_PER_MM3
-    avascular_limit_cells: float = 1.0e6
-    colony_cells: float = 1.0
-    shedding_rate: float = 3.2e6
-    avascular_shedding: float = 0.0
-    switch_rate: float = 1.0e-9
-    dormant_death_rate: float = 0.46
-    immune_kill_rate: float = 0.01
-    immune_saturation_cells: float = 1.0e6
-    detection_cells: float = 1.0e9
+    lambda1: float = _D["lambda1"]
+    lambda2: float = _D["lambda2"]
+    b: float = _D["b"]
+    d: float = _D["d"]
+    e: float = _D["e"]
+    time_scale: float = _D["time_scale"]
+    gompertz_capacity_cells: float = _D["gompertz_capacity_cells"]
+    avascular_limit_cells: float = _D["avascular_limit_cells"]
+    colony_cells: float = _D["colony_cells"]
+    shedding_rate: float = _D["shedding_rate"]
+    avascular_shedding: float = _D["avascular_shedding"]
+    switch_rate: float = _D["switch_rate"]
+    dormant_death_rate: float = _D["dormant_death_rate"]
+    immune_kill_rate: float = _D["immune_kill_rate"]
+    immune_saturation_cells: float = _D["immune_saturation_cells"]
+    detection_cells: float = _D["detection_cells"]
 
     def __post_init__(self) -> None:
-        if self.growth_model not in _GROWTH_MODELS:
-            raise ParameterError(
-                f"`growth_model` must be one of {_GROWTH_MODELS} (got {self.growth_model!r})"
-            )
-        for name in PARAMETERS:
-            object.__setattr__(self, name, _check(name, getattr(self, name)))
-        if self.colony_cells < 1.0:
-            raise ParameterError(f"`colony_cells` must be at least 1 (got {self.colony_cells!r})")
+        check_choice(self.growth_model, "growth_model", _GROWTH_MODELS)
+        PARAMETERS.clean(self)
         if self.colony_cells > self.avascular_limit_cells:
             raise ParameterError(
                 f"`colony_cells` ({self.colony_cells:g}) must not exceed "
@@ -296,28 +170,27 @@ class TumourParams:
         >>> TumourParams().replace(switch_rate=0.0).switch_rate
         0.0
         """
-        for k in changes:
-            if k not in PARAMETERS and k != "growth_model":
-                raise ParameterError(f"unknown tumour parameter {k!r}")
+        PARAMETERS.check_names(changes, extra=("growth_model",))
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """All parameters as a plain dict (JSON-ready)."""
         return dataclasses.asdict(self)
 
+    @class_or_instance
     def describe(self) -> pd.DataFrame:
-        """Table of every parameter: value, unit, source.
+        """Table of every parameter: value, unit, domain, kind, source, derivation.
+
+        Called on the class, it describes the defaults.
 
         Examples
         --------
         >>> float(TumourParams().describe().loc["shedding_rate", "value"])
         3200000.0
+        >>> TumourParams.describe().loc["dormant_death_rate", "kind"]
+        'derived'
         """
-        rows = [
-            {"parameter": k, "value": getattr(self, k), "unit": p.unit, "source": p.source}
-            for k, p in PARAMETERS.items()
-        ]
-        return pd.DataFrame(rows).set_index("parameter")
+        return PARAMETERS.describe(self)
 
 
 # ============================================================================ dynamics
@@ -517,10 +390,12 @@ def grow_tumour(
     True
     """
     params = params or TumourParams()
-    if not (cells > 0 and capacity_cells > 0):
-        raise ParameterError("`cells` and `capacity_cells` must be positive")
-    if days < 0 or dt <= 0:
-        raise ParameterError(f"`days` must be >= 0 and `dt` > 0 (got {days}, {dt})")
+    cells = check_number(cells, "cells", low=0.0, low_open=True, unit="cells")
+    capacity_cells = check_number(
+        capacity_cells, "capacity_cells", low=0.0, low_open=True, unit="cells"
+    )
+    days = check_number(days, "days", low=0.0, unit="days")
+    dt = check_number(dt, "dt", low=0.0, low_open=True, unit="days")
     n = int(round(days / dt))
     lnv = np.array([math.log(cells / CELLS_PER_MM3)])
     lnk = np.array([math.log(capacity_cells / CELLS_PER_MM3)])

@@ -14,7 +14,7 @@ print(circnet.summary(body).round(2).to_string())
 
 model = circnet.TransportModel(body)
 print("\nFates of a cell shed by each organ:")
-print(model.fates(circnet.organs(body)).round(5).to_string())
+print(model.fate_table(circnet.organs(body)).round(5).to_string())
 
 # an edit that breaks the flow balance is caught, every problem named
 broken = body.copy()

@@ -9,7 +9,7 @@ body = circnet.default_body("female")
 model = circnet.TransportModel(body)
 
 # one row per primary, one column per fate; each row sums to 1
-table = model.fates(["colon_rectum", "breast", "lung"])
+table = model.fate_table(["colon_rectum", "breast", "lung"])
 print("Probability that a shed cell dies:")
 print(table["dead"].round(4).to_string())
 

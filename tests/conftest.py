@@ -61,3 +61,33 @@ settings.register_profile("thorough", settings.get_profile("dev"), max_examples=
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+# Slow tests (statistical runs, packaging, long courses, examples in full) run in CI ($CI set)
+# and with `pytest --slow`; the plain `pytest` a developer runs before each commit leaves them
+# out (deselected, and said so in the header) so that it stays under two minutes.
+def pytest_addoption(parser):
+    parser.addoption(
+        "--slow", action="store_true", default=False, help="also run tests marked slow"
+    )
+
+
+def _run_slow(config) -> bool:
+    return bool(config.getoption("--slow") or os.environ.get("CI") or config.option.markexpr)
+
+
+def pytest_report_header(config):
+    if not _run_slow(config):
+        return "slow tests deselected: run `pytest --slow` (CI runs them all)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if _run_slow(config):
+        return
+    keep, slow = [], []
+    for item in items:
+        (slow if item.get_closest_marker("slow") else keep).append(item)
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = keep

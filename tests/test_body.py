@@ -9,7 +9,7 @@ import pytest
 from bodies import TINY_ORGANS, tiny_body
 
 import circnet
-from circnet import BodyError, UnknownNameError
+from circnet import BodyError, ParameterError, UnknownNameError
 from circnet.body import FLOW_RTOL, NODE_KINDS, bed_of, data_tables, tissue_of
 
 COMMON_ORGANS = {
@@ -219,7 +219,7 @@ def test_cardiac_output_scales_all_blood_flows(male_body, co):
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "6500", True])
 def test_cardiac_output_must_be_positive_number(bad):
-    with pytest.raises(BodyError, match="`cardiac_output` must be a positive"):
+    with pytest.raises(ParameterError, match="`cardiac_output` must be (a number|finite|> 0)"):
         circnet.default_body(cardiac_output=bad)
 
 
@@ -601,10 +601,64 @@ def test_scale_organ_flow_errors(tiny_body):
     with pytest.raises(UnknownNameError, match="organ 'lung' has no arterial supply"):
         circnet.scale_organ_flow(tiny_body, "lung", 2.0)
     for bad in (0.0, -1.0, float("nan"), float("inf"), "2"):
-        with pytest.raises(BodyError, match="`factor` must be a positive"):
+        with pytest.raises(ParameterError, match="`factor` must be (a number|finite|> 0)"):
             circnet.scale_organ_flow(tiny_body, "kidney", bad)
     with pytest.raises(BodyError, match="`factor` 2.0 would give organ 'kidney' more than"):
         circnet.scale_organ_flow(tiny_body, "kidney", 2.0)
     tiny_body.edges["left_heart", "kidney_bed"]["flow"] = -1.0
     with pytest.raises(BodyError, match="edge 'left_heart' -> 'kidney_bed'"):
         circnet.scale_organ_flow(tiny_body, "kidney", 1.1)
+
+
+# --------------------------------------------------------------------------- names are free
+#: The tiny body's nodes under other names: nothing may rely on the default body's names.
+RENAMED = {
+    "left_heart": "aorta",
+    "right_heart": "pulmonary_trunk",
+    "venous_return": "cavae",
+    "kidney_bed": "glomeruli",
+    "muscle_bed": "muscle_capillaries",
+    "lung_bed": "alveoli",
+    "kidney": "renal_tissue",
+    "node": "hilum",
+    "duct": "thoracic",
+}
+
+
+def renamed_body() -> nx.DiGraph:
+    g = nx.relabel_nodes(tiny_body(), RENAMED)
+    del g.graph["cardiac_output"]
+    return g
+
+
+def test_arterial_pool_is_found_by_kind(male_body, tiny_body):
+    assert circnet.body.arterial_pool(male_body) == "left_heart"
+    assert circnet.body.arterial_pool(tiny_body) == "left_heart"
+    assert circnet.body.arterial_pool(renamed_body()) == "aorta"
+    with pytest.raises(BodyError, match="no `pool` node"):
+        circnet.body.arterial_pool(nx.DiGraph([("a", "b")]))
+
+
+def test_queries_and_edits_on_other_node_names():
+    g = renamed_body()
+    assert circnet.problems(g) == []
+    assert bed_of(g, "kidney") == "glomeruli" and tissue_of(g, "kidney") == "renal_tissue"
+    table = circnet.summary(g)  # no cardiac_output attribute: the arterial pool's output
+    assert table.loc["kidney", "pct_cardiac_output"] == pytest.approx(60.0)
+    assert table.loc["kidney", "first_bed_downstream"] == "lung"
+    more = circnet.scale_organ_flow(g, "kidney", 1.2)
+    assert more.edges["aorta", "glomeruli"]["flow"] == pytest.approx(72.0)
+    assert outflow(more, "aorta") == pytest.approx(100.0, rel=1e-12)
+    with pytest.raises(UnknownNameError, match="organ 'lung' has no arterial supply from 'aorta'"):
+        circnet.scale_organ_flow(g, "lung", 1.2)
+    g.edges["aorta", "glomeruli"]["flow"] = 120.0
+    balanced = circnet.balance_flows(g, cardiac_output=100.0)
+    assert circnet.problems(balanced) == []
+    assert outflow(balanced, "aorta") == pytest.approx(100.0, rel=1e-12)
+    # problems name the arterial pool, whatever it is called
+    g = renamed_body()
+    g.add_node("stray", kind="pool", volume=1.0)
+    g.add_edge("stray", "cavae", channel="blood", flow=1.0)
+    g.edges["cavae", "pulmonary_trunk"]["flow"] += 1.0
+    found = " ".join(circnet.problems(g))
+    assert "node 'stray': cannot be reached from 'aorta'" in found

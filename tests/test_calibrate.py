@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import circnet
+from circnet._calibration_figure import calibration_figure, plot_calibration
 from circnet.calibrate import _fontclos_r2
 
 TRUE = {"liver": 0.5, "bone": 3.0, "brain": 2.0, "kidneys": 0.3, "adrenals": 4.0}
@@ -23,7 +26,7 @@ def male():
 
 def synthetic(body, n=20000, seed=0):
     cells = circnet.CellProfile(sites={o: {"receptivity": r} for o, r in TRUE.items()})
-    fates = circnet.TransportModel(body, cells).fates(PRIMARIES)
+    fates = circnet.TransportModel(body, cells).fate_table(PRIMARIES)
     p = fates[[f"colony:{s}" for s in SITES]]
     p = p.div(p.sum(axis=1), axis=0)
     rng = np.random.default_rng(seed)
@@ -69,14 +72,14 @@ def test_optimum_beats_anatomy_and_deviance_is_consistent(synthetic_fit):
 
 def test_fitted_cells_reproduce_predictions(synthetic_fit, male):
     _, res = synthetic_fit
-    fates = circnet.TransportModel(male, res.cells).fates(PRIMARIES)
+    fates = circnet.TransportModel(male, res.cells).fate_table(PRIMARIES)
     p = fates[[f"colony:{s}" for s in SITES]]
     p = p.div(p.sum(axis=1), axis=0)
     p.columns = SITES
     pred = res.predicted.loc[PRIMARIES, SITES]
     np.testing.assert_allclose(pred.to_numpy(), p.to_numpy(), rtol=1e-8, atol=1e-14)
     # anatomy alone: default cells
-    fates0 = circnet.TransportModel(male).fates(PRIMARIES)[[f"colony:{s}" for s in SITES]]
+    fates0 = circnet.TransportModel(male).fate_table(PRIMARIES)[[f"colony:{s}" for s in SITES]]
     fates0 = fates0.div(fates0.sum(axis=1), axis=0)
     np.testing.assert_allclose(res.anatomy_only.loc[PRIMARIES, SITES], fates0, rtol=1e-8)
 
@@ -110,32 +113,6 @@ def test_bad_receptivity_file(tmp_path):
         circnet.load_receptivity(bad)
     with pytest.raises(circnet.BodyFileError, match=".json or .csv"):
         circnet.load_receptivity(tmp_path / "x.txt")
-
-
-def test_autopsy_series_and_mapping():
-    raw = circnet.load_autopsy("disibio2008", raw=True)
-    assert raw["primary"].nunique() == 41 and raw["site"].nunique() == 30
-    assert int(raw.groupby("primary")["n_patients"].first().sum()) == 3827
-    assert raw["source"].str.contains("Figure 1").all()
-    mapped = circnet.load_autopsy("disibio2008")
-    dropped = mapped.attrs["dropped"]
-    assert int(mapped["count"].sum()) + int(dropped["count"].sum()) == int(raw["count"].sum())
-    # merged primaries: colon + rectum
-    liver = mapped.query("primary == 'colon_rectum' and site == 'liver'")["count"].item()
-    assert liver == 35 + 120
-    assert set(mapped["primary"]) <= set(circnet.organs(circnet.default_body("male"))) | {
-        "breast",
-        "ovaries",
-    }
-
-
-def test_autopsy_bad_file(tmp_path):
-    bad = tmp_path / "a.csv"
-    bad.write_text("series,primary,site,count\ndisibio2008,Lung,Liver,-1\n")
-    with pytest.raises(circnet.BodyFileError, match="count"):
-        circnet.load_autopsy(bad)
-    with pytest.raises(circnet.UnknownNameError, match="unknown autopsy series"):
-        circnet.load_autopsy("nosuchseries")
 
 
 @pytest.mark.parametrize(
@@ -187,6 +164,7 @@ def test_bad_tables_and_options(male):
         circnet.calibrate(overlap, male)
 
 
+@pytest.mark.slow
 def test_autopsy_fit_beats_anatomy_and_cross_validates():
     counts = circnet.load_autopsy().query("primary in ['lung', 'colon_rectum']")
     res = circnet.calibrate(counts, intervals=False)
@@ -219,3 +197,124 @@ def test_fontclos_r2_matches_definition():
     obs = pred * np.exp(rng.normal(0, 0.5, 12))
     r2, r2a = _fontclos_r2(obs, pred, 100)
     assert 0 < r2 < 1 and r2a > r2  # discounting measurement noise raises it
+
+
+def test_autopsy_subset_fits_and_cross_validates_in_one_body(male):
+    counts = circnet.load_autopsy().query("primary in ['lung', 'colon_rectum']")
+    counts = counts[counts["site"].isin(circnet.organs(male) + ["regional_nodes"])]
+    res = circnet.calibrate(counts, male, fit_nodes=False, intervals=False)
+    assert res.loglik > res.loglik_anatomy
+    assert res.dropped.empty
+    cv = circnet.cross_validate(counts, male, result=res, fit_nodes=False)
+    assert list(cv.index) == list(res.goodness.index)
+
+
+def test_site_specs_by_fate_label(male):
+    by_name = pd.DataFrame(
+        {"primary": "lung", "site": ["liver", "brain", "bone+red_marrow"], "count": [5, 9, 4]}
+    )
+    by_label = by_name.assign(site=["colony:liver", "colony:brain", "bone+colony:red_marrow"])
+    kw = {"fit_nodes": False, "reference": "liver", "intervals": False}
+    a = circnet.calibrate(by_name, male, **kw)
+    b = circnet.calibrate(by_label, male, **kw)
+    assert a.loglik == b.loglik
+    with pytest.raises(circnet.UnknownNameError, match="unknown fate kind 'tissue'"):
+        circnet.calibrate(by_name.assign(site=["tissue:liver", "brain", "bone"]), male)
+    with pytest.raises(circnet.UnknownNameError, match="unknown site 'colony:nowhere'"):
+        circnet.calibrate(by_name.assign(site=["colony:nowhere", "brain", "bone"]), male)
+
+
+def test_regional_and_distant_nodes_and_female_primaries():
+    counts = pd.DataFrame(
+        {
+            "primary": "breast",
+            "site": ["liver", "lung", "regional_nodes", "distant_nodes"],
+            "count": [5, 8, 30, 6],
+        }
+    )
+    res = circnet.calibrate(counts, fit_nodes=True, reference="liver", intervals=False)
+    assert res.predicted.loc["breast"].sum() == pytest.approx(1.0)
+    assert res.parameters.index.tolist() == ["nodal_growth_factor"]
+    overlap = counts.assign(site=["liver", "lung", "regional_nodes", "node:axillary_nodes"])
+    with pytest.raises(circnet.ParameterError, match="share fate 'node:axillary_nodes'"):
+        circnet.calibrate(overlap, fit_nodes=False)
+
+
+def test_counts_of_2_63_or_more_are_refused(male):
+    counts = pd.DataFrame(
+        {"primary": ["lung", "lung"], "site": ["liver", "brain"], "count": [3, 2**63]},
+        dtype=object,
+    )
+    with pytest.raises(circnet.ParameterError, match=r"`count` of \('lung', 'brain'\).*2\*\*63"):
+        circnet.calibrate(counts, male)
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"rng": -1}, "`rng` seed must be non-negative"),
+        ({"rng": 1.5}, "`rng` must be an int >= 0"),
+        ({"rng": True}, "`rng` must be an int >= 0"),
+        ({"dispersion": "scaled"}, "`dispersion` must be one of"),
+        ({"bootstrap": -1}, "`bootstrap` must be >= 0"),
+        ({"bootstrap": 2.5}, "`bootstrap` must be a whole number"),
+        ({"maxiter": 0}, "`maxiter` must be >= 1"),
+        ({"penalty": float("nan")}, "`penalty` must be finite"),
+        ({"fit_nodes": "yes"}, "`fit_nodes` must be True or False"),
+        ({"intervals": None}, "`intervals` must be True or False"),
+        ({"fit_lodging": 1}, "`fit_lodging` must be one of False, True"),
+        ({"cells": {"receptivity": 2}}, "`cells` must be a CellProfile"),
+    ],
+)
+def test_options_are_checked(male, option, match):
+    ok = pd.DataFrame({"primary": ["lung", "lung"], "site": ["liver", "brain"], "count": [1, 2]})
+    with pytest.raises(circnet.ParameterError, match=match):
+        circnet.calibrate(ok, male, **option)
+
+
+def test_bootstrap_follows_rng(male):
+    counts = synthetic(male, n=300)
+    kw = {"fit_nodes": False, "reference": "lung", "bootstrap": 3}
+    a = circnet.calibrate(counts, male, rng=7, **kw)
+    b = circnet.calibrate(counts, male, rng=np.random.default_rng(7), **kw)
+    pd.testing.assert_frame_equal(a.receptivity, b.receptivity)
+    assert a.status == 0 and a.converged
+
+
+def test_save_refuses_other_suffixes(synthetic_fit, tmp_path):
+    _, res = synthetic_fit
+    with pytest.raises(circnet.ParameterError, match="`path`.*must end in one of .json, .csv"):
+        res.save(tmp_path / "soil.txt")
+    assert res.factors().index.name == "name"
+
+
+def test_figure_without_pyplot(synthetic_fit, tmp_path):
+    figure = pytest.importorskip("matplotlib.figure")
+    _, res = synthetic_fit
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    fig = calibration_figure(res)
+    assert isinstance(fig, figure.Figure) and fig.axes[0].get_yscale() == "log"
+    ax = res.plot()  # the method delegates and returns the axes
+    assert ax.figure is not fig and len(ax.collections) == 2
+    other = figure.Figure().add_subplot()
+    assert res.plot(ax=other) is other
+    out = plot_calibration(res, tmp_path / "soil.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(circnet.ParameterError, match="`path`"):
+        plot_calibration(res, tmp_path / "soil.pdf")
+    if not had_pyplot:
+        assert "matplotlib.pyplot" not in sys.modules
+
+
+def test_figure_needs_matplotlib(synthetic_fit, monkeypatch):
+    real = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+    _, res = synthetic_fit
+    with pytest.raises(circnet.errors.OptionalDependencyError, match="matplotlib"):
+        res.plot()

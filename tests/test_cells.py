@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,11 +12,16 @@ from transport_bodies import ring_body, ring_lymph_body
 import circnet
 from circnet.cells import PARAMETERS, SITE_PARAMETERS, lodging_probability
 
-RATES = [k for k, p in PARAMETERS.items() if p.domain == "nonnegative"]
-POSITIVE = [k for k, p in PARAMETERS.items() if p.domain == "positive"]
-PROBABILITIES = [k for k, p in PARAMETERS.items() if p.domain == "probability"]
+RATES = [k for k, p in PARAMETERS.items() if p.domain == "[0, inf)"]
+POSITIVE = [k for k, p in PARAMETERS.items() if p.domain == "(0, inf)"]
+PROBABILITIES = [k for k, p in PARAMETERS.items() if p.domain == "[0, 1]"]
 ORGAN_PARAMETERS = [k for k in SITE_PARAMETERS if PARAMETERS[k].per_site == "organ"]
 NODE_PARAMETERS = [k for k in SITE_PARAMETERS if PARAMETERS[k].per_site == "node"]
+
+
+def test_domains_sort_every_parameter():
+    assert RATES and POSITIVE and PROBABILITIES
+    assert set(RATES) | set(POSITIVE) | set(PROBABILITIES) | {"deformability"} == set(PARAMETERS)
 
 
 def test_defaults_are_valid_and_every_parameter_is_a_field():
@@ -27,7 +33,7 @@ def test_defaults_are_valid_and_every_parameter_is_a_field():
 
 @pytest.mark.parametrize("name", RATES)
 def test_negative_rate_raises_naming_it(name):
-    with pytest.raises(circnet.ParameterError, match=f"`{name}` must not be negative"):
+    with pytest.raises(circnet.ParameterError, match=f"`{name}` must be >= 0"):
         circnet.CellProfile(**{name: -1e-3})
 
 
@@ -39,14 +45,14 @@ def test_zero_rate_is_allowed(name):
 @pytest.mark.parametrize("name", POSITIVE)
 @pytest.mark.parametrize("value", [0.0, -2.0])
 def test_positive_parameter_rejects_zero_and_negative(name, value):
-    with pytest.raises(circnet.ParameterError, match=f"`{name}` must be positive"):
+    with pytest.raises(circnet.ParameterError, match=f"`{name}` must be > 0"):
         circnet.CellProfile(**{name: value})
 
 
 @pytest.mark.parametrize("name", PROBABILITIES)
 @pytest.mark.parametrize("value", [-0.01, 1.01, 2.0])
 def test_probability_outside_unit_interval_raises(name, value):
-    with pytest.raises(circnet.ParameterError, match=f"`{name}` is a probability"):
+    with pytest.raises(circnet.ParameterError, match=f"`{name}` must be (>= 0|<= 1) "):
         circnet.CellProfile(**{name: value})
 
 
@@ -56,10 +62,11 @@ def test_probability_end_points_are_allowed(name, value):
     assert getattr(circnet.CellProfile(**{name: value}), name) == value
 
 
-@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5])
-def test_deformability_lies_in_half_open_unit_interval(value):
-    with pytest.raises(circnet.ParameterError, match=r"`deformability` must lie in \[0, 1\)"):
+@pytest.mark.parametrize("value, rule", [(-0.1, ">= 0"), (1.0, "< 1"), (1.5, "< 1")])
+def test_deformability_lies_in_half_open_unit_interval(value, rule):
+    with pytest.raises(circnet.ParameterError, match=f"`deformability` must be {rule} "):
         circnet.CellProfile(deformability=value)
+    assert PARAMETERS["deformability"].domain == "[0, 1)"
 
 
 @pytest.mark.parametrize("name", list(PARAMETERS))
@@ -83,7 +90,11 @@ def test_numpy_and_int_values_become_floats():
 
 
 def test_unknown_parameter_raises():
-    with pytest.raises(TypeError):
+    with pytest.raises(circnet.ParameterError, match="unknown parameter 'diamter_um'"):
+        circnet.CellProfile(diamter_um=10.0)
+    with pytest.raises(circnet.ParameterError, match="unknown parameter 'bogus'$"):
+        circnet.CellProfile(bogus=1.0)
+    with pytest.raises(circnet.ParameterError, match="did you mean 'diameter_um'"):
         circnet.CellProfile(diamter_um=10.0)
     with pytest.raises(circnet.ParameterError, match="unknown parameter 'diamter_um'"):
         circnet.CellProfile().replace(diamter_um=10.0)
@@ -101,9 +112,10 @@ def test_global_only_parameter_cannot_be_set_per_site(name):
 
 @pytest.mark.parametrize("name", SITE_PARAMETERS)
 def test_site_values_are_validated_and_name_parameter_and_site(name):
-    with pytest.raises(circnet.ParameterError, match=f"`{name}` for 'liver'"):
+    where = re.escape(f"`sites['liver']['{name}']` must")
+    with pytest.raises(circnet.ParameterError, match=where):
         circnet.CellProfile(sites={"liver": {name: -1.0}})
-    with pytest.raises(circnet.ParameterError, match=f"`{name}` for 'liver'"):
+    with pytest.raises(circnet.ParameterError, match=where):
         circnet.CellProfile(sites={"liver": {name: math.nan}})
 
 
@@ -120,7 +132,7 @@ def test_site_value_override_and_fallback():
     assert cells.site_value("receptivity", "lung") == 1.5
     assert cells.with_site("lung", receptivity=0.5).site_value("receptivity", "lung") == 0.5
     # with_site validates too
-    with pytest.raises(circnet.ParameterError, match="`receptivity` for 'lung'"):
+    with pytest.raises(circnet.ParameterError, match=re.escape("`sites['lung']['receptivity']`")):
         cells.with_site("lung", receptivity=-1.0)
 
 
@@ -178,6 +190,15 @@ def test_describe_has_unit_and_source_for_every_parameter():
     assert table.loc["receptivity", "overrides"] == {"liver": 2.0}
     assert table.loc["diameter_um", "overrides"] == ""
     assert set(table.loc[list(SITE_PARAMETERS), "per_site"]) <= {"organ", "node"}
+    assert set(table["kind"]) <= {"measured", "derived", "calibrated", "assumption"}
+    assert table.loc["deformability", "domain"] == "[0, 1)"
+
+
+def test_describe_works_on_the_class_and_on_an_instance():
+    on_class = circnet.CellProfile.describe()
+    on_default = circnet.CellProfile().describe()
+    assert on_class.equals(on_default)
+    assert circnet.CellProfile(diameter_um=18.0).describe().loc["diameter_um", "value"] == 18.0
 
 
 def test_lodging_probability_curve():

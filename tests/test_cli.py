@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import networkx as nx
 import pytest
 from bodies import tiny_body
 
@@ -264,7 +265,7 @@ def test_course_checkpoint_resumes(tmp_path, capsys):
 def test_course_bad_input(capsys):
     code, _, err = run(["course", "--primary", "lung", "--surgery-day", "-5"], capsys)
     assert code == 1
-    assert_one_line_error(err, "surgery_day")
+    assert_one_line_error(err, "`--surgery-day` must be >= 0")
 
 
 # --------------------------------------------------------------------------- render, validate
@@ -364,3 +365,56 @@ def test_ensemble_bad_config_is_one_line_error(tmp_path, capsys):
     assert code == 1
     assert err.startswith("circnet: error:") and "design" in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- any node names
+def test_commands_on_a_body_with_other_node_names(tmp_path, capsys):
+    """The commands find nodes by kind and organ, not by the default body's names."""
+    names = {"left_heart": "aorta", "right_heart": "pulmonary_trunk", "venous_return": "cavae",
+             "kidney_bed": "glomeruli", "lung_bed": "alveoli", "kidney": "renal_tissue",
+             "node": "hilum", "duct": "thoracic"}  # fmt: skip
+    body = nx.relabel_nodes(tiny_body(), names)
+    path = tmp_path / "renamed.yaml"
+    circnet.write_body(body, path)
+    code, out, _ = run(["validate", str(path)], capsys)
+    assert code == 0 and out.startswith("OK: ")
+    code, out, err = run(["fates", "--primary", "kidney", "--body", str(path), "--json"], capsys)
+    assert code == 0, err
+    probs = json.loads(out)["primaries"]["kidney"]["probabilities"]
+    assert probs == pytest.approx(circnet.TransportModel(body).fates("kidney").to_dict())
+    argv = ["simulate", "--primary", "hilum", "--body", str(path), "--cells", "1000"]
+    code, out, err = run([*argv, "--times", "1,10", "--seed", "1", "--json"], capsys)
+    assert code == 0, err
+    assert sum(v[-1] for v in json.loads(out)["groups"].values()) == 1000
+    argv = ["course", "--primary", "kidney", "--body", str(path), "--years", "0.05"]
+    code, out, err = run([*argv, "--seed", "1", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["conserved"] is True
+
+
+# --------------------------------------------------------------------------- lazy dispatch
+def test_version_and_help_do_not_load_the_commands():
+    """`circnet --version` answers before the commands (and the models they load) are imported."""
+    code = (
+        "import sys\n"
+        "from circnet.cli import main\n"
+        "for argv in (['--version'], ['--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('circnet._cli_commands' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_top_and_days_are_checked_with_option_names(capsys):
+    code, _, err = run(["fates", "--primary", "lung", "--top", "0"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "`--top` must be >= 1 (got 0)")
+    code, _, err = run(["course", "--primary", "lung", "--inhibitor-from-day", "nan"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "`--inhibitor-from-day` must be finite")

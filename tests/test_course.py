@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import circnet
-from circnet.course import EVENT_KINDS
+from circnet._files import load_checkpoint, save_checkpoint
+from circnet._rows import Rows
+from circnet.course import EVENT_KINDS, _run_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,7 @@ def test_checkpoint_is_pickle_free(model, tmp_path):
     ck = tmp_path / "c.npz"
     circnet.simulate_course(model, "lung", 1, rng=1, checkpoint=ck, stop_day=100)
     with np.load(ck, allow_pickle=False) as data:
-        assert "header" in data and "row_lnv" in data
+        assert "__header__" in data and "row_lnv" in data
 
 
 def test_resume_rejects_foreign_or_broken_files(model, tmp_path):
@@ -152,7 +154,7 @@ def test_resume_rejects_foreign_or_broken_files(model, tmp_path):
         circnet.resume_course(tmp_path / "missing.npz", model.body)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(circnet.CheckpointError, match="is not a circnet course"):
+    with pytest.raises(circnet.CheckpointError, match="is unreadable"):
         circnet.resume_course(bad, model.body)
     ck = tmp_path / "c.npz"
     circnet.simulate_course(model, "lung", 1, rng=1, checkpoint=ck, stop_day=10)
@@ -165,16 +167,20 @@ def test_resume_rejects_foreign_or_broken_files(model, tmp_path):
     "kwargs, error, match",
     [
         (dict(primary="spleeen"), circnet.UnknownNameError, "unknown primary site 'spleeen'"),
-        (dict(years=-1), circnet.ParameterError, "`years` must be finite and not negative"),
+        (dict(years=-1), circnet.ParameterError, "`years` must be >= 0 years"),
         (dict(years="ten"), circnet.ParameterError, "`years` must be a number"),
-        (dict(dt_days=0), circnet.ParameterError, "`dt_days` must be positive"),
-        (dict(surgery_day=-5), circnet.ParameterError, "`surgery_day` must be finite"),
-        (dict(switch_rate=-1.0), circnet.ParameterError, "`switch_rate` must not be negative"),
+        (dict(dt_days=0), circnet.ParameterError, "`dt_days` must be >= 0.001 days"),
+        (dict(surgery_day=-5), circnet.ParameterError, "`surgery_day` must be >= 0 days"),
+        (
+            dict(switch_rate=-1.0),
+            circnet.ParameterError,
+            "`switch_rate` must (not be negative|be >= 0)",
+        ),
         (dict(speed=2.0), circnet.ParameterError, "unknown tumour parameter 'speed'"),
         (dict(params={"b": 1}), circnet.ParameterError, "`params` must be TumourParams"),
-        (dict(primary_cells=0), circnet.ParameterError, "`primary_cells` must be a positive"),
+        (dict(primary_cells=0), circnet.ParameterError, "`primary_cells` must be > 0 cells"),
         (dict(stop_day=10), circnet.ParameterError, "`stop_day` needs a `checkpoint`"),
-        (dict(checkpoint_every=0), circnet.ParameterError, "`checkpoint_every` must be positive"),
+        (dict(checkpoint_every=0), circnet.ParameterError, "`checkpoint_every` must be > 0 days"),
         (dict(cells="big"), circnet.ParameterError, "`cells` must be a CellProfile"),
     ],
 )
@@ -205,6 +211,170 @@ def test_first_detectable_metastasis_matches_the_events(model):
     ts = res.timeseries
     assert ts[(ts["day"] == day) & (ts["site"] == site)]["detectable"].all()
     assert res.burden(day)[site] >= res.params.detection_cells
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(rng="x"), "`rng` must be an int >= 0"),
+        (dict(rng=-1), "`rng` seed must be non-negative"),
+        (dict(rng=True), "`rng` must be an int >= 0"),
+        (dict(rng=1.5), "`rng` must be an int >= 0"),
+        (dict(years=float("nan")), "`years` must be finite"),
+        (dict(years=True), "`years` must be a number"),
+        (dict(dt_days=1e-4), r"`dt_days` must be >= 0.001 days"),
+        (dict(years=3000), r"at most 1,000,000 are allowed"),
+        (dict(years=1e308), r"at most 1,000,000 are allowed"),
+        (dict(primary_capacity_cells=-1.0), "`primary_capacity_cells` must be > 0 cells"),
+        (dict(primary_cells=float("inf")), "`primary_cells` must be finite"),
+        (dict(inhibitor_from_day="soon"), "`inhibitor_from_day` must be a number"),
+        (dict(stop_day=-1, checkpoint="x.npz"), "`stop_day` must be >= 0 days"),
+        (dict(checkpoint=3), "`checkpoint` must be a file path"),
+    ],
+)
+def test_validation_limits(model, kwargs, match):
+    args = dict(years=0.1, rng=1)
+    args.update(kwargs)
+    years = args.pop("years")
+    with pytest.raises(circnet.ParameterError, match=match):
+        circnet.simulate_course(model, "lung", years, **args)
+
+
+def test_growth_too_fast_for_the_step_is_refused_not_run(model):
+    # a primary 1e9 times above its capacity: RK4 would need ~1e8 sub-steps a day
+    with pytest.raises(circnet.ParameterError, match=r"at most 10000 are allowed"):
+        circnet.simulate_course(
+            model.body, "liver", 0.1, primary_cells=1e9, primary_capacity_cells=1.0
+        )
+    with pytest.raises(circnet.ParameterError, match="RK4 sub-steps"):
+        circnet.simulate_course(model, "lung", 0.1, rng=1, lambda1=1e6)
+
+
+def test_result_is_frozen_and_says_how_it_ended(model, tmp_path):
+    res = circnet.simulate_course(model, "lung", 0.1, rng=1)
+    assert res.status == "finished" and "day 37" in res.message
+    with pytest.raises(AttributeError):
+        res.days = 1.0  # type: ignore[misc]
+    part = circnet.simulate_course(model, "lung", 0.1, rng=1, checkpoint=tmp_path / "c", stop_day=9)
+    assert part.status == "stopped" and part.days == 9.0 and "stopped at day 9" in part.message
+
+
+def test_checkpoint_fingerprint_covers_seed_and_run(model, tmp_path):
+    ck = tmp_path / "c.npz"
+    kw = dict(rng=5, surgery_day=20)
+    full = circnet.simulate_course(model, "lung", 0.2, **kw)
+    circnet.simulate_course(model, "lung", 0.2, checkpoint=ck, stop_day=30, **kw)
+    before = ck.read_bytes()
+    for other in (
+        dict(rng=6, surgery_day=20),
+        dict(rng=5, surgery_day=21),
+        dict(rng=5, surgery_day=20, switch_rate=1e-8),
+        dict(rng=5, surgery_day=20, primary_cells=2e6),
+    ):
+        with pytest.raises(circnet.CheckpointError, match="belongs to another run"):
+            circnet.simulate_course(model, "lung", 0.2, checkpoint=ck, **other)
+    with pytest.raises(circnet.CheckpointError, match="belongs to another run"):
+        circnet.simulate_course(model, "kidneys", 0.2, checkpoint=ck, **kw)
+    with pytest.raises(circnet.CheckpointError, match="belongs to another run"):
+        circnet.simulate_course(model, "lung", 0.3, checkpoint=ck, **kw)
+    with pytest.raises(circnet.CheckpointError, match="belongs to another run"):
+        circnet.simulate_course(model, "lung", 0.2, checkpoint=ck, dt_days=0.5, **kw)
+    assert ck.read_bytes() == before  # a foreign checkpoint is never overwritten
+    # the same run (same seed, from an int or a Generator) resumes from it
+    again = circnet.simulate_course(
+        model, "lung", 0.2, checkpoint=ck, rng=np.random.default_rng(5), surgery_day=20
+    )
+    _tables_equal(full, again)
+    assert again.status == "finished"
+
+
+def test_corrupt_truncated_or_foreign_checkpoints_raise_checkpoint_error(model, tmp_path):
+    ck = tmp_path / "c.npz"
+    circnet.simulate_course(model, "lung", 0.2, rng=1, checkpoint=ck, stop_day=30)
+    data = ck.read_bytes()
+    cases = {
+        "empty": b"",
+        "truncated": data[: len(data) // 2],
+        "tail": data[:-20],
+        "garbage": b"PK\x03\x04" + bytes(200),
+        "flipped": data[:200] + bytes([data[200] ^ 0xFF]) + data[201:],
+    }
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.npz"
+        bad.write_bytes(content)
+        with pytest.raises(circnet.CheckpointError):
+            circnet.resume_course(bad, model.body)
+        with pytest.raises(circnet.CheckpointError):
+            circnet.simulate_course(model, "lung", 0.2, rng=1, checkpoint=bad)
+    # a plain npz, and a checkpoint of another kind
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, row_lnv=np.zeros(3))
+    with pytest.raises(circnet.CheckpointError, match="not a circnet checkpoint"):
+        circnet.resume_course(plain, model.body)
+    other = tmp_path / "other.npz"
+    save_checkpoint(other, "simulate", "x", {"a": np.zeros(2)})
+    with pytest.raises(circnet.CheckpointError, match="not by 'course'"):
+        circnet.resume_course(other, model.body)
+    # a course checkpoint whose arrays do not fit, with a valid digest
+    ck2 = load_checkpoint(ck, "course")
+    for key, value in (
+        ("row_site", np.zeros(7, dtype=np.int64)),
+        ("stats", np.zeros((2, 2))),
+        ("ev_kind", np.full(ck2.arrays["ev_kind"].shape, 99)),
+        ("daily", np.zeros((3, 8), dtype=complex)),
+    ):
+        arrays = dict(ck2.arrays, **{key: value})
+        forged = tmp_path / f"forged_{key}.npz"
+        save_checkpoint(forged, "course", ck2.meta["fingerprint"], arrays, meta=ck2.meta,
+                        rng=ck2.generator())  # fmt: skip
+        with pytest.raises(circnet.CheckpointError):
+            circnet.resume_course(forged, model.body)
+    # an edited header, also one whose run definition is rehashed
+    run = dict(ck2.meta["run"], surgery_day="soon")
+    rehashed = dict(ck2.meta, run=run, fingerprint=_run_fingerprint(run))
+    for meta in (
+        dict(ck2.meta, step=10**9),
+        dict(ck2.meta, step=True),
+        dict(ck2.meta, run=dict(ck2.meta["run"], years=50)),
+        dict(ck2.meta, surgery_done="yes"),
+        rehashed,
+    ):
+        forged = tmp_path / "forged_meta.npz"
+        save_checkpoint(forged, "course", ck2.meta["fingerprint"], ck2.arrays, meta=meta,
+                        rng=ck2.generator())  # fmt: skip
+        with pytest.raises(circnet.CheckpointError):
+            circnet.resume_course(forged, model.body)
+
+
+def test_row_store_grows_compacts_and_round_trips():
+    rows = Rows()
+    k = 300
+    cols = dict(
+        count=np.arange(k) % 2, lnv=np.linspace(0, 1, k), lnk=np.ones(k), born=np.zeros(k),
+        vascular=np.zeros(k, bool), primary=np.zeros(k, bool), detected=np.zeros(k, bool),
+        nodal=np.zeros(k, bool), kill=np.zeros(k),
+    )  # fmt: skip
+    rows.append(site=np.arange(k) % 5, **cols)
+    assert rows.n == k and rows.capacity >= k
+    rows.compact()  # half the rows are empty: dropped, order kept
+    assert rows.n == k // 2 and (rows.count[: rows.n] == 1).all()
+    np.testing.assert_array_equal(rows.lnv[: rows.n], np.linspace(0, 1, k)[1::2])
+    back = Rows.from_arrays(rows.to_arrays(), "test", n_sites=5)
+    for a, b in zip(rows.columns(), back.columns(), strict=True):
+        np.testing.assert_array_equal(a[: rows.n], b[: back.n])
+    with pytest.raises(circnet.CheckpointError, match="names a site the body lacks"):
+        Rows.from_arrays(rows.to_arrays(), "test", n_sites=3)
+
+
+def test_resume_refuses_bad_arguments(model, tmp_path):
+    with pytest.raises(circnet.ParameterError, match="`path` must be a file path"):
+        circnet.resume_course(None, model.body)
+    ck = tmp_path / "c.npz"
+    circnet.simulate_course(model, "lung", 0.1, rng=1, checkpoint=ck, stop_day=5)
+    with pytest.raises(circnet.ParameterError, match="`checkpoint_every` must be > 0 days"):
+        circnet.resume_course(ck, model.body, checkpoint_every=-1)
+    with pytest.raises(circnet.ParameterError, match="`body` must be a body graph"):
+        circnet.resume_course(ck, "body")
 
 
 @pytest.mark.slow

@@ -53,6 +53,13 @@ def test_the_expected_tables_ship():
     assert DATA.joinpath("README.md").is_file()
 
 
+def test_the_parameter_tables_ship_and_are_described():
+    assert {"cell_parameters.csv", "tumour_parameters.csv"} <= set(CSV_FILES)
+    readme = DATA.joinpath("README.md").read_text("utf-8")
+    for name in ("cell_parameters.csv", "tumour_parameters.csv", "derivation", "per_site"):
+        assert f"`{name}`" in readme, name
+
+
 @pytest.mark.parametrize("name", CSV_FILES)
 def test_every_csv_row_has_a_source(name):
     table = rows(name)

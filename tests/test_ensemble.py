@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import circnet
+from circnet._validation import check_rng
 from circnet.ensemble import (
     EnsembleResult,
+    _fingerprint,
     ensemble,
+    fates_task,
     grid,
     member_rng,
     run_config,
     saltelli,
     sample,
 )
-from circnet.errors import CheckpointError, ParameterError, UnknownNameError
+from circnet.errors import (
+    BodyFileError,
+    CheckpointError,
+    CircnetError,
+    ParameterError,
+    UnknownNameError,
+)
 
 SMALL = {"diameter_um": (10.0, 20.0), "lymph_fraction": (0.0, 0.4)}
 
@@ -42,6 +55,14 @@ def flaky_task(params, rng):
     if CALLS[params["x"]] == 1:
         raise RuntimeError("transient failure")
     return {"y": float(params["x"])}
+
+
+def dying_task(params, rng, *, marker):
+    """Kills its worker process the first time it meets x == 3 (a lost worker)."""
+    if params["x"] == 3.0 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return noisy_task(params, rng)
 
 
 def ishigami_task(params, rng, *, a=7.0, b=0.1):
@@ -90,14 +111,29 @@ def test_saltelli_layout_matches_scipy_convention():
         (lambda: grid({"a": []}), "non-empty"),
         (lambda: sample({"a": (1.0, 0.0)}, 4), "high > low"),
         (lambda: sample({"a": "uniform"}, 4), "ppf"),
-        (lambda: sample({"a": (0, 1)}, 0), "positive integer"),
-        (lambda: sample({"a": (0, 1)}, 4, method="random"), "'lhs' or 'sobol'"),
+        (lambda: sample({"a": (0, 1)}, 0), r"`n` must be >= 1"),
+        (
+            lambda: sample({"a": (0, 1)}, 4, method="random"),
+            "`method` must be one of 'lhs', 'sobol'",
+        ),
         (lambda: saltelli({"a": (0, 1)}, 6), "power of 2"),
+        (lambda: saltelli({"a": (0, 1)}, 1), r"`n` must be >= 2"),
+        (lambda: sample({"a": (0, 1)}, 2.5), r"`n` must be a whole number"),
+        (lambda: sample({"a": 10.0}, 4), r"distribution of 'a' must be a \(low, high\) range"),
+        (lambda: sample({"a": (0, 1, 2)}, 4), r"range of 'a' must be \(low, high\)"),
+        (lambda: sample({"a": ("x", 1)}, 4), r"`low of 'a'` must be a number"),
+        (lambda: sample({"a": (0, 1)}, 4, rng=True), r"`rng` must be an int >= 0"),
     ],
 )
 def test_design_errors(call, match):
     with pytest.raises(ParameterError, match=match):
         call()
+
+
+def test_a_range_may_be_a_list():
+    a = sample({"a": [0.0, 2.0]}, 8, rng=1)
+    b = sample({"a": (0.0, 2.0)}, 8, rng=1)
+    pd.testing.assert_frame_equal(a.table, b.table)
 
 
 # ----------------------------------------------------------------------------- streams
@@ -125,8 +161,6 @@ def test_members_have_independent_streams():
     u = res.table["u"].to_numpy()
     # 400 uniforms from distinct streams: all distinct, KS test against U(0, 1)
     assert len(np.unique(u)) == 400
-    from scipy import stats
-
     assert stats.kstest(u, "uniform").pvalue > 1e-4
 
 
@@ -187,6 +221,94 @@ def test_bad_engine_and_task():
         ensemble(noisy_task, grid({"x": [1.0]}), rng=-1)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rng": True}, r"`rng` must be an int >= 0"),
+        ({"rng": 1.5}, r"`rng` must be an int >= 0"),
+        ({"retries": 1.5}, r"`retries` must be a whole number"),
+        ({"retries": "2"}, r"`retries` must be an integer"),
+        ({"retries": -1}, r"`retries` must be >= 0"),
+        ({"chunk_size": 0}, r"`chunk_size` must be >= 1"),
+        ({"engine": "processes", "n_workers": 0}, r"`n_workers` must be >= 1"),
+        ({"max_chunks": -1}, r"`max_chunks` must be >= 0"),
+        ({"progress": "yes"}, r"`progress` must be True or False"),
+        ({"engine": "gpu"}, r"`engine` must be one of 'inprocess', 'processes'"),
+        ({"engine": 3}, r"`engine` must be .* a concurrent.futures.Executor or a dask"),
+    ],
+)
+def test_argument_errors(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        ensemble(noisy_task, grid({"x": [1.0]}), **kwargs)
+
+
+def test_rng_refused_with_the_message_of_every_entry_point():
+    for bad in (True, -1, 1.5, "1"):
+        with pytest.raises(ParameterError) as expected:
+            check_rng(bad)
+        with pytest.raises(ParameterError) as got:
+            ensemble(noisy_task, grid({"x": [1.0]}), rng=bad)
+        assert str(got.value) == str(expected.value)
+
+
+def test_generator_and_seed_sequence_roots():
+    d = grid({"x": [0.0, 1.0, 2.0]})
+    a = ensemble(noisy_task, d, rng=np.random.SeedSequence(8))
+    b = ensemble(noisy_task, d, rng=8)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    c = ensemble(noisy_task, d, rng=np.random.default_rng(8))
+    e = ensemble(noisy_task, d, rng=np.random.default_rng(8))
+    pd.testing.assert_frame_equal(c.table, e.table)
+
+
+def test_any_executor_is_an_engine(inprocess_result, fates_design):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        res = ensemble("fates", fates_design, rng=11, primary="colon_rectum", engine=pool)
+        assert pool.submit(abs, -1).result() == 1  # not shut down by ensemble
+    pd.testing.assert_frame_equal(res.table, inprocess_result.table)
+
+
+def test_chunk_lost_with_its_worker_process_is_resubmitted(tmp_path):
+    d = grid({"x": [float(i) for i in range(8)]})
+    expect = ensemble(noisy_task, d, rng=3)
+    marker = tmp_path / "died"
+    res = ensemble(
+        dying_task,
+        d,
+        rng=3,
+        engine="processes",
+        n_workers=2,
+        chunk_size=2,
+        retries=1,
+        marker=str(marker),
+        checkpoint=tmp_path / "ckpt",
+    )
+    assert marker.exists()
+    pd.testing.assert_frame_equal(res.table, expect.table)
+    marker.unlink()
+    with pytest.raises(CircnetError, match="lost with their worker processes after 1 attempts"):
+        ensemble(
+            dying_task, d, rng=3, engine="processes", n_workers=2, retries=0, marker=str(marker)
+        )
+
+
+@pytest.mark.slow
+def test_dask_chunk_lost_with_its_worker_is_resubmitted(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    d = grid({"x": [float(i) for i in range(8)]})
+    expect = ensemble(noisy_task, d, rng=3)
+    marker = tmp_path / "died"
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = ensemble(dying_task, d, rng=3, engine=client, chunk_size=2, marker=str(marker))
+    assert marker.exists()
+    pd.testing.assert_frame_equal(res.table, expect.table)
+
+
 # ----------------------------------------------------------------------------- failures
 def test_failed_members_are_reported_not_fatal():
     res = ensemble(failing_task, grid({"x": [1.0, 2.0, 3.0]}), retries=2)
@@ -209,8 +331,11 @@ def test_transient_failures_are_retried():
     assert (res.table["status"] == "failed").all()
 
 
-def test_unknown_parameter_of_fates_task_is_a_failed_member():
-    res = ensemble("fates", grid({"colour": [1.0]}), primary="lung")
+def test_unknown_parameter_of_fates_task_is_refused_up_front():
+    with pytest.raises(ParameterError, match=r"\['colour'\] unknown to the 'fates' task"):
+        ensemble("fates", grid({"colour": [1.0]}), primary="lung")
+    # a task function called directly still refuses it, as a failed member of a custom task
+    res = ensemble(fates_task, grid({"colour": [1.0]}), primary="lung")
     assert res.table.loc[0, "status"] == "failed"
     assert "colour" in res.table.loc[0, "error"]
 
@@ -222,9 +347,59 @@ def test_resume_equals_uninterrupted(tmp_path):
     ckpt = tmp_path / "run"
     part = ensemble(noisy_task, d, rng=3, chunk_size=2, checkpoint=ckpt, max_chunks=2)
     assert len(part.table) == 4  # two chunks of two members kept
-    assert len(list(ckpt.glob("chunk-*.json"))) == 2
+    assert len(list(ckpt.glob("chunk-*.npz"))) == 2
     resumed = ensemble(noisy_task, d, rng=3, chunk_size=2, checkpoint=ckpt)
     pd.testing.assert_frame_equal(resumed.table, full.table)
+
+
+def test_stopped_early_has_status_and_message(tmp_path):
+    d = grid({"x": [float(i) for i in range(6)]})
+    part = ensemble(noisy_task, d, rng=3, chunk_size=2, checkpoint=tmp_path, max_chunks=1)
+    assert part.status == 1 and "2 of 6 members ran" in part.message
+    rest = ensemble(noisy_task, d, rng=3, chunk_size=2, checkpoint=tmp_path)
+    assert rest.status == 0 and rest.message == "every member ran (6 of 6)"
+
+
+def test_resume_with_another_chunk_size_equals_uninterrupted(tmp_path):
+    d = grid({"x": [float(i) for i in range(10)]})
+    full = ensemble(noisy_task, d, rng=3)
+    ensemble(noisy_task, d, rng=3, chunk_size=3, checkpoint=tmp_path, max_chunks=2)
+    resumed = ensemble(noisy_task, d, rng=3, chunk_size=4, checkpoint=tmp_path)
+    pd.testing.assert_frame_equal(resumed.table, full.table)
+    assert len(list(tmp_path.glob("chunk-*.npz"))) == 3  # 3 + 3 members, then the other 4
+
+
+def test_edited_chunk_is_refused(tmp_path):
+    d = grid({"x": [1.0, 2.0]})
+    ensemble(noisy_task, d, rng=3, chunk_size=1, checkpoint=tmp_path, max_chunks=1)
+    path = next(tmp_path.glob("chunk-*.npz"))
+    with np.load(path) as z:
+        arrays = dict(z)
+    arrays["values"] = arrays["values"] + 1.0
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(CheckpointError, match="altered"):
+        ensemble(noisy_task, d, rng=3, chunk_size=1, checkpoint=tmp_path)
+
+
+def test_old_json_checkpoint_and_file_path_are_refused(tmp_path):
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="older circnet"):
+        ensemble(noisy_task, grid({"x": [1.0]}), rng=3, checkpoint=tmp_path)
+    with pytest.raises(ParameterError, match="`checkpoint` .* must be a directory"):
+        ensemble(noisy_task, grid({"x": [1.0]}), rng=3, checkpoint=tmp_path / "manifest.json")
+    with pytest.raises(ParameterError, match="`checkpoint` must be a file path"):
+        ensemble(noisy_task, grid({"x": [1.0]}), rng=3, checkpoint=5)
+
+
+def test_checkpoint_fingerprint_of_a_body_is_stable():
+    d = grid({"diameter_um": [12.0]})
+    root = np.random.SeedSequence(1)
+    a = _fingerprint(fates_task, d, root, {"body": circnet.default_body(), "primary": "lung"})
+    b = _fingerprint(fates_task, d, root, {"primary": "lung", "body": circnet.default_body()})
+    assert a == b
+    c = _fingerprint(fates_task, d, root, {"body": circnet.default_body("female")})
+    assert a != c
 
 
 def test_resume_skips_done_members(tmp_path):
@@ -241,9 +416,11 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     d = grid({"x": [1.0, 2.0]})
     ckpt = tmp_path / "run"
     ensemble(noisy_task, d, rng=3, checkpoint=ckpt, max_chunks=1)
-    with pytest.raises(CheckpointError, match="another ensemble"):
+    with pytest.raises(CheckpointError, match="another run"):
         ensemble(noisy_task, d, rng=4, checkpoint=ckpt)
-    (ckpt / "manifest.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="another run"):
+        ensemble(noisy_task, d, rng=3, checkpoint=ckpt, scale=2.0)
+    next(ckpt.glob("chunk-*.npz")).write_text("{not a checkpoint")
     with pytest.raises(CheckpointError, match="unreadable"):
         ensemble(noisy_task, d, rng=3, checkpoint=ckpt)
 
@@ -310,6 +487,39 @@ def test_run_config_errors(tmp_path, text, match):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
     with pytest.raises(circnet.CircnetError, match=match):
+        run_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        (
+            "task: fates\ndesign: {kind: lhs, n: 4, parameters: {diameter_um: 10}}\n",
+            ParameterError,
+            "distribution of 'diameter_um' must be a \\(low, high\\) range",
+        ),
+        (
+            "task: fates\nseeds: 1\ndesign: {kind: grid, parameters: {diameter_um: [10]}}\n",
+            BodyFileError,
+            r"unknown field\(s\) \['seeds'\]",
+        ),
+        (
+            "task: fates\ndesign: {kind: grid, size: 3, parameters: {diameter_um: [10]}}\n",
+            BodyFileError,
+            r"unknown field\(s\) \['size'\] in 'design'",
+        ),
+        (
+            "task: fates\nfixed: {primary: lung}\nretries: 0.5\n"
+            "design: {kind: grid, parameters: {diameter_um: [10]}}\n",
+            ParameterError,
+            "`retries` must be a whole number",
+        ),
+    ],
+)
+def test_run_config_parameter_errors(tmp_path, text, error, match):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    with pytest.raises(error, match=match):
         run_config(cfg)
 
 

@@ -1,7 +1,9 @@
 """Every script in examples/ runs: in a subprocess, in a temporary working directory.
 
 Each must exit with status 0 within the timeout; the files the scripts say they write
-must exist afterwards.
+must exist afterwards. The plain run uses each script's quick mode
+(``CIRCNET_EXAMPLE_QUICK=1``: fewer iterations, same code paths); the scripts with a
+long full mode also run in full, marked slow (CI runs them).
 """
 
 from __future__ import annotations
@@ -33,9 +35,25 @@ def test_examples_exist():
     assert (ROOT / "examples" / "data" / "tiny_body.yaml").is_file()
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_runs(script, tmp_path):
+#: Scripts whose full mode takes long (about 100 s for the calibration): run in full only
+#: with the slow tests.
+FULL_IS_SLOW = {"calibrate_autopsy.py"}
+
+
+def _params():
+    for p in EXAMPLES:
+        yield pytest.param(p, True, id=f"{p.name}-quick")
+        marks = [pytest.mark.slow] if p.name in FULL_IS_SLOW else []
+        if p.name in FULL_IS_SLOW:
+            yield pytest.param(p, False, id=f"{p.name}-full", marks=marks)
+
+
+@pytest.mark.parametrize(("script", "quick"), list(_params()))
+def test_example_runs(script, quick, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("CIRCNET_EXAMPLE_QUICK", None)
+    if quick:
+        env["CIRCNET_EXAMPLE_QUICK"] = "1"
     # the tests may run against the source tree without an installed circnet
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import networkx as nx
 import pytest
 
 import circnet
@@ -33,7 +34,7 @@ def test_main_rejects_bad_options(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--sex", "other"])
     assert info.value.code == 2
-    with pytest.raises(circnet.BodyError, match="`cardiac_output` must be a positive"):
+    with pytest.raises(circnet.ParameterError, match="`cardiac_output` must be > 0"):
         main(["--cardiac-output", "-5"])
 
 
@@ -48,3 +49,14 @@ def test_python_dash_m():
         [sys.executable, "-m", "circnet"], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.startswith("circnet reference adult male (circnet ")
+
+
+def test_format_summary_of_a_body_with_other_node_names(tiny_body):
+    """The summary finds the arterial pool by kind, not by the default body's names."""
+    names = {"left_heart": "aorta", "kidney_bed": "glomeruli", "node": "hilum"}
+    body = nx.relabel_nodes(tiny_body, names)
+    del body.graph["cardiac_output"]  # taken from the arterial pool's output
+    text = format_summary(body)
+    assert "cardiac output 100 mL/min" in text and "3 organs, 1 lymph-node groups" in text
+    assert "\nkidney " in text and "hilum" in text
+    assert "arterial total        100.0   100.00     4.0000" in text

@@ -8,16 +8,21 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
+from bodies import tiny_body
 
 import circnet
-from circnet import plots
+import circnet._figure
 from circnet.plots import (
     STATE_GROUPS,
     OptionalDependencyError,
+    course_figure,
+    fates_figure,
+    figure_bytes,
     group_states,
     plot_course,
     plot_fates,
     plot_propagation,
+    propagation_figure,
 )
 
 pytest.importorskip("matplotlib")
@@ -51,7 +56,7 @@ def test_plot_fates_one_and_several(model, tmp_path, suffix):
     assert one == tmp_path / f"one{suffix}"
     check_file(one, suffix)
     several = plot_fates(
-        model.fates(["breast", "lung", "colon_rectum"]),
+        model.fate_table(["breast", "lung", "colon_rectum"]),
         tmp_path / "sub" / f"several{suffix}",
         top=4,
         include_dead=True,
@@ -106,6 +111,27 @@ def test_group_states_of_counts(model):
     assert (groups.sum(axis=1) == 1000).all()
 
 
+def test_group_states_reads_node_kinds_from_the_body(model):
+    dist = model.propagate("colon_rectum", [0.0, 5.0, 600.0])
+    by_space = group_states(dist, model.state_space)
+    pd.testing.assert_frame_equal(by_space, group_states(dist, model.body))
+    tiny = circnet.TransportModel(tiny_body())
+    groups = group_states(tiny.propagate("kidney", [0.0, 1.0]), tiny.body)
+    assert groups.loc[1.0, "in lymph"] > 0  # the duct is lymph because the body says so
+    odd = pd.DataFrame({"transit:duct": [1.0], "comet:x": [2.0], "trapped:node": [3.0]})
+    assert group_states(odd, tiny.body).iloc[0].to_dict() == {"in lymph": 4.0, "other": 2.0}
+
+
+def test_figures_without_files(model, course):
+    for fig in (
+        fates_figure(model.fates("lung")),
+        propagation_figure(model.propagate("lung", [0.0, 10.0]), body=model.body),
+        course_figure(course, top=3),
+    ):
+        assert fig.axes and figure_bytes(fig, "png").startswith(PNG)
+    assert OptionalDependencyError is circnet.errors.OptionalDependencyError  # re-exported
+
+
 def test_atomic_write_keeps_old_file_on_failure(model, tmp_path, monkeypatch):
     target = tmp_path / "fates.png"
     target.write_bytes(b"old")
@@ -113,7 +139,7 @@ def test_atomic_write_keeps_old_file_on_failure(model, tmp_path, monkeypatch):
     def boom(fig, fmt):
         raise RuntimeError("drawing failed")
 
-    monkeypatch.setattr(plots, "_render", boom)
+    monkeypatch.setattr(circnet._figure, "figure_bytes", boom)
     with pytest.raises(RuntimeError, match="drawing failed"):
         plot_fates(model.fates("lung"), target)
     assert target.read_bytes() == b"old"
@@ -136,7 +162,7 @@ def test_atomic_write_removes_temporary_file_when_writing_fails(model, tmp_path,
 
 @pytest.mark.parametrize("name", ["fates.pdf", "fates", "fates.PNG.txt"])
 def test_bad_suffix(model, tmp_path, name):
-    with pytest.raises(circnet.ParameterError, match=r"must end in \.png or \.svg"):
+    with pytest.raises(circnet.ParameterError, match=r"`path` .* must end in one of \.png, \.svg"):
         plot_fates(model.fates("lung"), tmp_path / name)
     assert not list(tmp_path.iterdir())
 
@@ -146,13 +172,13 @@ def test_bad_inputs(model, course, tmp_path):
         plot_fates([0.5, 0.5], tmp_path / "x.png")
     with pytest.raises(circnet.ParameterError, match=r"probabilities in \[0, 1\]"):
         plot_fates(pd.Series({"dead": 2.0}), tmp_path / "x.png")
-    with pytest.raises(circnet.ParameterError, match="`top` must be a positive integer"):
+    with pytest.raises(circnet.ParameterError, match="`top` must be >= 1"):
         plot_fates(model.fates("lung"), tmp_path / "x.png", top=0)
     with pytest.raises(circnet.ParameterError, match="`result` must be a CourseResult"):
         plot_course(model.fates("lung"), tmp_path / "x.png")
     with pytest.raises(circnet.ParameterError, match="`table` must be a DataFrame"):
         plot_propagation([1, 2], tmp_path / "x.png")
-    with pytest.raises(circnet.ParameterError, match="`top` must be a positive integer"):
+    with pytest.raises(circnet.ParameterError, match="`top` must be an integer"):
         plot_course(course, tmp_path / "x.png", top=True)
     assert not list(tmp_path.iterdir())
 

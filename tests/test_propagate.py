@@ -216,7 +216,7 @@ def test_propagate_from_arbitrary_distribution():
 @pytest.mark.parametrize(
     ("times", "match"),
     [
-        ([1.0, 0.5], "sorted"),
+        ([1.0, 0.5], "non-decreasing"),
         ([-1.0], "non-negative"),
         ([math.nan], "finite"),
         ([[1.0]], "`times`"),

@@ -25,7 +25,9 @@ from bodies import tiny_body
 
 import circnet
 import circnet.io
-from circnet.render import render_html
+from circnet._format import fmt_number
+from circnet.render import LABEL_PREFIXES, render_html, render_page
+from circnet.states import KINDS
 
 HOSTILE_NODE = "<img src=x onerror=alert(1)>"
 HOSTILE_LABEL = "</script><script>alert(1)</script>"
@@ -253,6 +255,54 @@ def test_pyvis_imported_only_in_render():
     pkg = Path(circnet.__file__).parent
     users = sorted(p.name for p in pkg.rglob("*.py") if "pyvis" in p.read_text(encoding="utf-8"))
     assert users == ["render.py"]
+
+
+def test_page_comes_from_package_templates(tmp_path, male):
+    import circnet.render as render
+
+    source = Path(render.__file__).read_text(encoding="utf-8")
+    assert "<html" not in source and "function (" not in source  # no page or script in Python
+    templates = Path(circnet.__file__).parent / "data" / "templates"
+    app = (templates / "app.js").read_text(encoding="utf-8")
+    text = render_html(male, tmp_path / "b.html").read_text(encoding="utf-8")
+    assert app.strip() in text
+    assert (templates / "page.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_render_page_extras_go_where_asked(tmp_path, male):
+    plain = render_page(male)
+    page = render_page(
+        male,
+        extra_head="<style>#x { color: red; }</style>\n",
+        extra_body='<main id="more"><h2>More</h2></main>\n',
+        extra_script="window.extra = 1; // </script> inside is escaped",
+    )
+    (tmp_path / "plain.html").write_text(plain, encoding="utf-8")
+    (tmp_path / "page.html").write_text(page, encoding="utf-8")
+    assert len(parse(tmp_path / "plain.html").scripts) == 3
+    assert len(parse(tmp_path / "page.html").scripts) == 4
+    assert page.index("#x { color") < page.index("</head>")
+    assert page.index('<main id="more">') < page.index('id="circnet-data"')
+    assert page.index("window.extra = 1") > page.index("window.circnet =")
+    assert "<\\/script> inside" in page and page.rstrip().endswith("</html>")
+    assert "Content-Security-Policy" in page
+    with pytest.raises(circnet.ParameterError, match="`extra_body` must be a string"):
+        render_page(male, extra_body=3)
+    with pytest.raises(circnet.ParameterError, match="`physics` must be True or False"):
+        render_page(male, physics="yes")
+
+
+def test_label_prefixes_come_from_the_state_space():
+    assert set(LABEL_PREFIXES) == {k for k, v in KINDS.items() if v.site != "none"}
+    assert "dead" not in LABEL_PREFIXES
+
+
+def test_views_do_not_parse_labels():
+    pkg = Path(circnet.__file__).parent
+    for name in ("render.py", "_overlay.py", "report.py", "plots.py"):
+        text = (pkg / name).read_text(encoding="utf-8")
+        for bad in ('split(":"', 'partition(":"', 'startswith("transit:', '"duct" in'):
+            assert bad not in text, (name, bad)
 
 
 # --------------------------------------------------------------------------- overlays
@@ -534,6 +584,20 @@ def test_browser_time_control_changes_sizes(browser, tmp_path, male):
         assert v.eval(sizes)[0] > third[0]
         v.wait_until("document.getElementById('circnet-play').textContent === 'Play'")
         v.shot("course_day90.png")
+        assert v.console == [] and v.requests == [v.url]
+    finally:
+        v.close()
+
+
+@pytest.mark.browser
+def test_browser_numbers_follow_the_python_formatter(browser, tmp_path, male):
+    values = {"liver": 2.5e6, "lung": 1.2345e-5, "hilar_nodes": 6694.999999999999, "brain": 0.5}
+    out = render_html(male, tmp_path / "n.html", pd.Series(values, name="v"))
+    v = Visit(browser, out)
+    try:
+        for node, x in values.items():
+            title = v.eval("id => circnet.nodes.get(id).title", node)
+            assert f"v: {fmt_number(x)}" in title.split("\n"), (node, title)
         assert v.console == [] and v.requests == [v.url]
     finally:
         v.close()

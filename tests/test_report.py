@@ -3,7 +3,9 @@ also opened in headless Chromium (marker ``browser``; screenshot in out/screensh
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import numpy as np
 import pytest
 
 import circnet
+import circnet.report
+from circnet._format import fmt_number
 from circnet.report import course_overlay, course_report
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "out" / "screenshots"
@@ -62,6 +66,51 @@ def test_report_is_self_contained(course, body, tmp_path):
 def test_report_without_plots(course, body, tmp_path):
     text = course_report(course, body, tmp_path / "r.html", plots=False).read_text("utf-8")
     assert "data:image/svg+xml" not in text and "Sites at the end of the course" in text
+
+
+def test_report_numbers_are_formatted_once(course, body, tmp_path):
+    text = course_report(course, body, tmp_path / "r.html", plots=False).read_text("utf-8")
+    cells = re.findall(r'<td class="num">([^<]*)</td>', text)
+    assert cells
+    for cell in cells:  # no float noise, one style: 6,695 / 12.35 / 3.200e+09 / –
+        assert re.fullmatch(r"-?[\d,]+(\.\d+)?(e[+-]\d\d)?|–", cell), cell
+
+
+def test_report_imports_no_private_names():
+    tree = ast.parse(Path(circnet.report.__file__).read_text(encoding="utf-8"))
+    imported = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert ("render", "render_page") in imported
+    assert not [(m, n) for m, n in imported if n.startswith("_") and not n.endswith("__")]
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert not [n.name for f in funcs for n in ast.walk(f) if isinstance(n, ast.ImportFrom)]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (6694.999999999999, "6,695"),
+        (9700.000000000002, "9,700"),
+        (0.30000000000000004, "0.3"),
+        (12345, "12,345"),
+        (np.int64(7), "7"),
+        (0.0, "0"),
+        (123.456, "123.5"),
+        (0.000012345, "1.234e-05"),
+        (3.2e9, "3.200e+09"),
+        (-2500.4, "-2,500"),
+        (float("nan"), "–"),
+        (None, "–"),
+        (np.True_, "yes"),
+        ("breast", "breast"),
+    ],
+)
+def test_fmt_number(value, text):
+    assert fmt_number(value) == text
 
 
 @pytest.mark.browser

@@ -23,8 +23,18 @@ import scipy.sparse.linalg as spla
 from scipy import stats
 
 import circnet
+import circnet._split as split
+from circnet._files import load_checkpoint
 from circnet.errors import CheckpointError, ParameterError, UnknownNameError
-from circnet.simulate import MAX_CELLS, _Ell, release_kernel, simulate_counts, split_counts
+from circnet.simulate import (
+    MAX_CELLS,
+    SimulationResult,
+    _Ell,
+    counts_from,
+    release_kernel,
+    simulate_counts,
+    split_counts,
+)
 
 #: Family-wise false-alarm rate of each statistical test function.
 ALPHA = 1e-4
@@ -305,12 +315,20 @@ def test_released_counts_per_state_match_integrated_propagation(model, dt):
 def test_checkpoint_resume_is_bit_identical(model, tmp_path):
     kw = dict(times=[60.0, 600.0, 1440.0], dt=30.0, shed_rate=2.0, rng=7)
     full = model.simulate(SOURCE, 10**6, **kw)
+    assert full.status == "finished" and full.finished
     ck = tmp_path / "run.npz"
     first = model.simulate(SOURCE, 10**6, **kw, checkpoint=ck, checkpoint_every=5, stop_after=11)
-    assert first is None
+    assert isinstance(first, SimulationResult)
+    assert first.status == "stopped" and not first.finished
+    assert "step 11 of 48" in first.message and str(ck) in first.message
+    # the times reached so far: 60 min (step 2) and 600 min (step 20) is not yet reached
+    assert first.times.tolist() == [60.0]
+    np.testing.assert_array_equal(first.counts, full.counts[:1])
     assert ck.exists()
-    assert model.simulate(SOURCE, 10**6, **kw, checkpoint=ck, stop_after=11) is None
+    second = model.simulate(SOURCE, 10**6, **kw, checkpoint=ck, stop_after=11)
+    assert second.status == "stopped" and second.times.tolist() == [60.0, 600.0]
     resumed = model.simulate(SOURCE, 10**6, **kw, checkpoint=ck, checkpoint_every=5)
+    assert resumed.status == "finished"
     np.testing.assert_array_equal(resumed.counts, full.counts)
     np.testing.assert_array_equal(resumed.released, full.released)
     assert not ck.exists()  # removed when the run completes
@@ -318,32 +336,89 @@ def test_checkpoint_resume_is_bit_identical(model, tmp_path):
 
 def test_checkpoint_of_another_run_raises(model, tmp_path):
     ck = tmp_path / "run.npz"
-    assert (
-        model.simulate(SOURCE, 1000, [600.0], rng=1, dt=60.0, checkpoint=ck, stop_after=2) is None
-    )
+    kw = dict(dt=60.0, checkpoint=ck)
+    res = model.simulate(SOURCE, 1000, [600.0], rng=1, stop_after=2, **kw)
+    assert res.status == "stopped"
     with pytest.raises(CheckpointError, match="another run"):
-        model.simulate(SOURCE, 2000, [600.0], rng=1, dt=60.0, checkpoint=ck)
+        model.simulate(SOURCE, 2000, [600.0], rng=1, **kw)
     with pytest.raises(CheckpointError, match="another run"):
-        model.simulate(SOURCE, 1000, [600.0, 700.0], rng=1, dt=60.0, checkpoint=ck)
+        model.simulate(SOURCE, 1000, [600.0, 700.0], rng=1, **kw)
+    with pytest.raises(CheckpointError, match="another run"):
+        model.simulate(SOURCE, 1000, [600.0], rng=1, dt=30.0, checkpoint=ck)
+    with pytest.raises(CheckpointError, match="another run"):
+        model.simulate(SOURCE, 1000, [600.0], rng=1, shed_rate=1.0, **kw)
+    with pytest.raises(CheckpointError, match="another run"):
+        model.with_cells(diameter_um=20.0).simulate(SOURCE, 1000, [600.0], rng=1, **kw)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing_key"])
+def test_checkpoint_of_another_seed_is_refused(model, tmp_path):
+    """The fingerprint covers the seed: ``rng=2`` never resumes ``rng=1``'s checkpoint,
+    even from a mapping source (no random burst to tell the runs apart)."""
+    source = {"transit:portal_vein": 1000}
+    for first, other in [(1, 2), (np.random.default_rng(1), np.random.default_rng(2))]:
+        ck = tmp_path / "run.npz"
+        kw = dict(times=[600.0], dt=60.0, checkpoint=ck)
+        assert model.simulate(source, rng=first, stop_after=2, **kw).status == "stopped"
+        with pytest.raises(CheckpointError, match="another run"):
+            model.simulate(source, rng=other, **kw)
+        ck.unlink()
+    # a Generator in the same initial state is the same run: it resumes, bit-identical
+    ck = tmp_path / "gen.npz"
+    kw = dict(times=[300.0, 600.0], dt=60.0)
+    full = model.simulate(source, rng=np.random.default_rng(5), **kw)
+    part = model.simulate(source, rng=np.random.default_rng(5), checkpoint=ck, stop_after=3, **kw)
+    assert part.status == "stopped"
+    again = model.simulate(source, rng=np.random.default_rng(5), checkpoint=ck, **kw)
+    np.testing.assert_array_equal(again.counts, full.counts)
+    assert not ck.exists()
+    # the seed 5 as an int is that same stream
+    assert model.simulate(source, rng=5, checkpoint=ck, stop_after=3, **kw).status == "stopped"
+    again = model.simulate(source, rng=5, checkpoint=ck, **kw)
+    np.testing.assert_array_equal(again.counts, full.counts)
+
+
+def test_simulate_counts_checkpoint_is_the_one_format(model, tmp_path):
+    ck = tmp_path / "run.npz"
+    c0 = np.zeros(len(model.states), dtype=np.int64)
+    c0[model.index("transit:portal_vein")] = 100
+    kw = dict(dt=10.0, rng=3, checkpoint=ck)
+    res = simulate_counts(model.generator, model.states, c0, [100.0], stop_after=4, **kw)
+    assert res.status == "stopped" and res.times.size == 0 and res.counts.shape == (0, len(c0))
+    with pytest.raises(circnet.CircnetError, match="no requested time"):
+        res.final()
+    saved = load_checkpoint(ck, "simulate")
+    assert saved.meta["step"] == 4 and saved.meta["steps"] == 10
+    assert int(saved.arrays["counts"].sum()) == 100
+    with pytest.raises(CheckpointError, match="not by 'course'"):
+        load_checkpoint(ck, "course")
+    done = simulate_counts(model.generator, model.states, c0, [100.0], **kw)
+    assert done.status == "finished" and not ck.exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing_array"])
 def test_corrupted_checkpoint_raises(model, tmp_path, damage):
     ck = tmp_path / "run.npz"
     kw = dict(rng=1, dt=60.0, checkpoint=ck)
-    assert model.simulate(SOURCE, 1000, [600.0], stop_after=2, **kw) is None
+    assert model.simulate(SOURCE, 1000, [600.0], stop_after=2, **kw).status == "stopped"
     if damage == "garbage":
         ck.write_bytes(b"not a checkpoint at all")
     elif damage == "truncated":
         ck.write_bytes(ck.read_bytes()[:200])
     else:
         with zipfile.ZipFile(ck) as z:
-            kept = {n: z.read(n) for n in z.namelist() if n != "rng_state.npy"}
+            kept = {n: z.read(n) for n in z.namelist() if n != "counts.npy"}
         with zipfile.ZipFile(ck, "w") as z:
             for name, data in kept.items():
                 z.writestr(name, data)
-    with pytest.raises(CheckpointError, match="unreadable checkpoint"):
+    with pytest.raises(CheckpointError, match="unreadable|altered"):
         model.simulate(SOURCE, 1000, [600.0], **kw)
+
+
+def test_stop_after_needs_a_checkpoint(model):
+    with pytest.raises(ParameterError, match="`stop_after` needs a `checkpoint`"):
+        model.simulate(SOURCE, 1000, [600.0], rng=1, dt=60.0, stop_after=2)
+    with pytest.raises(ParameterError, match="`stop_after`"):
+        model.simulate(SOURCE, 1000, [600.0], rng=1, dt=60.0, stop_after=0, checkpoint="x.npz")
 
 
 # ------------------------------------------------------------------ randomness
@@ -440,7 +515,20 @@ def test_spawned_streams_are_independent(model, p_long):
         (dict(times=[]), ParameterError, "`times`"),
         (dict(dt=-1.0), ParameterError, "`dt`"),
         (dict(dt=0.0), ParameterError, "`dt`"),
-        (dict(shed_rate=-1.0), ParameterError, "`release_rate`"),
+        (dict(shed_rate=-1.0), ParameterError, "`shed_rate`"),
+        (dict(shed_rate=math.nan), ParameterError, "`shed_rate`"),
+        (dict(times=[60.0, 60.0]), ParameterError, "`times` must be strictly increasing"),
+        (dict(times=[1.0, 60.0, 60.0], dt=1.0), ParameterError, "strictly increasing"),
+        (dict(n_cells=math.nan), ParameterError, "`n_cells`"),
+        (dict(n_cells=math.inf), ParameterError, "`n_cells`"),
+        (dict(n_cells=None), ParameterError, "`n_cells`"),
+        (dict(n_cells="10"), ParameterError, "`n_cells`"),
+        (dict(n_cells=True), ParameterError, "`n_cells`"),
+        (dict(dt=math.nan), ParameterError, "`dt`"),
+        (dict(dt="1"), ParameterError, "`dt`"),
+        (dict(checkpoint_every=0), ParameterError, "`checkpoint_every` must be >= 1"),
+        (dict(checkpoint_every=2.5), ParameterError, "`checkpoint_every`"),
+        (dict(checkpoint=3), ParameterError, "`checkpoint`"),
         (dict(source={"transit:portal_vein": 3}, shed_rate=1.0), ParameterError, "`shed_rate`"),
         (dict(source={"transit:portal_vein": 3}), ParameterError, "`n_cells` goes with"),
     ],
@@ -494,12 +582,10 @@ def test_split_counts_has_the_exact_multinomial_law(start, regime, monkeypatch):
     reachable count vectors) against the exact law, small bins pooled. Each of the three
     ways of splitting (binomials in fixed threaded chunks, serial binomials, cell by cell)
     is forced in turn; Bonferroni over the 6 cases."""
-    import circnet.simulate as simulate
-
     if regime == "serial":
-        monkeypatch.setattr(simulate, "PARALLEL_MIN_ROWS", 10**9)
+        monkeypatch.setattr(split, "PARALLEL_MIN_ROWS", 10**9)
     if regime == "per_cell":
-        monkeypatch.setattr(simulate, "PER_CELL_FACTOR", 100)
+        monkeypatch.setattr(split, "PER_CELL_FACTOR", 100)
     copies = 20_000
     kernel = _Ell.from_matrix(_tiny_blocks(copies))
     counts = np.tile(np.array(start, dtype=np.int64), copies)
@@ -539,3 +625,24 @@ def test_initial_counts_with_n_cells_is_refused():
         model.simulate({"transit:left_heart": 10}, 5, [1.0], rng=0)
     res = model.simulate({"transit:left_heart": 10}, times=[1.0], rng=0)
     assert int(res.counts[-1].sum()) == 10
+
+
+def test_repeated_times_are_refused_not_a_row_of_zeros(model):
+    # a repeated time used to give a silent row of zeros
+    with pytest.raises(
+        ParameterError, match=r"strictly increasing \(60 min is followed by 60 min\)"
+    ):
+        model.simulate(SOURCE, 100, [60, 60], rng=0)
+    c0 = np.zeros(len(model.states), dtype=np.int64)
+    with pytest.raises(ParameterError, match="strictly increasing"):
+        simulate_counts(model.generator, model.states, c0, [0.0, 5.0, 5.0], rng=0)
+
+
+def test_counts_from_warns_about_its_unused_arguments(model):
+    nt = len(model.transient_states)
+    burst = {"tissue:liver": 4}
+    c = counts_from(burst, model.states, nt)
+    assert c[model.index("tissue:liver")] == 4 and c.sum() == 4
+    with pytest.warns(DeprecationWarning, match="never used"):
+        old = counts_from(burst, model.states, nt, None, 0)
+    np.testing.assert_array_equal(old, c)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,7 +209,7 @@ def test_random_bodies_agree_with_dense_numpy_and_quantecon(seed):
     )
     model = circnet.TransportModel(random_body(seed), cells)
     sources = _all_sources(model)
-    table = model.fates(sources)
+    table = model.fate_table(sources)
     assert np.abs(table.sum(axis=1) - 1).max() < 1e-12
     for src in sources:
         p0 = model.initial(src)
@@ -254,7 +255,7 @@ def test_fates_from_arbitrary_distribution_match_dense():
 
 def test_default_body_agrees_with_dense_and_quantecon(female_body):
     model = circnet.TransportModel(female_body)
-    table = model.fates("all")
+    table = model.fate_table("all")
     assert list(table.index) == list(model.organs)
     assert np.abs(table.sum(axis=1) - 1).max() < 1e-12
     for src in ("colon_rectum", "breast", "lung", "brain"):
@@ -269,10 +270,14 @@ def test_state_labels_are_public_and_ordered(tiny_body):
     nt = len(model.transient_states)
     assert model.states == model.transient_states + model.fate_labels
     assert len(set(model.states)) == len(model.states)
-    assert all(
-        s.split(":")[0] in ("transit", "lodged", "tissue", "trapped")
-        for s in model.transient_states
-    )
+    space = model.state_space
+    assert space.labels == model.states and space.n_transient == nt
+    assert {space.kind(s) for s in model.transient_states} == {
+        "transit",
+        "lodged",
+        "tissue",
+        "trapped",
+    }
     assert model.fate_labels[0] == "dead"
     assert set(model.fate_labels[1:]) == {f"colony:{o}" for o in model.organs} | {
         f"node:{n}" for n in model.lymph_nodes
@@ -320,7 +325,7 @@ def test_no_dense_square_matrix_is_formed(male_body, monkeypatch):
     for kind in (sp.csr_array, sp.csc_array, sp.coo_array, sp.csr_matrix, sp.csc_matrix):
         guard(kind)
     fresh = model.with_cells(diameter_um=16.0)
-    fresh.fates("all")
+    fresh.fate_table("all")
     fresh.fate_result("colon_rectum")
     # propagation goes dense (Pade) only below DENSE_EXPM_MAX states, by design
     with monkeypatch.context() as m:
@@ -334,15 +339,63 @@ def test_fates_shapes_and_names(tiny_body):
     one = model.fates("kidney")
     assert isinstance(one, pd.Series) and one.name == "kidney"
     assert list(one.index) == list(model.fate_labels)
-    two = model.fates(["kidney", "node"])
+    two = model.fate_table(["kidney", "node"])
     assert isinstance(two, pd.DataFrame) and list(two.index) == ["kidney", "node"]
     assert two.index.name == "primary"
+    assert list(two.columns) == list(model.fate_labels)
     np.testing.assert_allclose(two.loc["kidney"], one, atol=1e-15)
-    everything = model.fates("all")
+    everything = model.fate_table("all")
     assert list(everything.index) == list(model.organs)
-    pd.testing.assert_frame_equal(everything, model.fates())
+    pd.testing.assert_frame_equal(everything, model.fate_table())
+    pd.testing.assert_frame_equal(model.fate_table("kidney"), two.loc[["kidney"]])
     for row in (one, two.loc["node"]):
         assert abs(row.sum() - 1) < 1e-12 and (row >= 0).all()
+
+
+def test_fates_of_several_sources_still_works_with_a_future_warning(tiny_body):
+    model = circnet.TransportModel(tiny_body)
+    with pytest.warns(FutureWarning, match="fate_table"):
+        two = model.fates(["kidney", "node"])
+    pd.testing.assert_frame_equal(two, model.fate_table(["kidney", "node"]))
+    for args in [("all",), ()]:
+        with pytest.warns(FutureWarning, match="fate_table"):
+            table = model.fates(*args)
+        pd.testing.assert_frame_equal(table, model.fate_table("all"))
+
+
+@pytest.mark.parametrize("sources", [[], [3], 3, None, ["kidney", None]])
+def test_bad_fate_table_sources_raise(tiny_body, sources):
+    model = circnet.TransportModel(tiny_body)
+    with pytest.raises(circnet.ParameterError, match="`sources`"):
+        model.fate_table(sources)
+
+
+def test_model_keeps_its_own_copy_of_the_body(tiny_body):
+    model = circnet.TransportModel(tiny_body)
+    before = model.fates("kidney")
+    q = model.generator.copy()
+    # edits of the caller's graph afterwards: node and edge attributes, nodes, graph data
+    tiny_body.nodes["kidney_bed"]["diameter"] = 2.0
+    tiny_body.edges["left_heart", "kidney_bed"]["flow"] *= 3
+    tiny_body.add_node("stray", kind="pool", volume=1.0)
+    tiny_body.graph["name"] = "edited"
+    assert model.body is not tiny_body and "stray" not in model.body
+    assert model.body.graph.get("name") != "edited"
+    assert (model.generator != q).nnz == 0
+    pd.testing.assert_series_equal(model.with_cells().fates("kidney"), before)
+    pd.testing.assert_series_equal(model.fates("kidney"), before)
+
+
+def test_model_is_immutable(tiny_body):
+    model = circnet.TransportModel(tiny_body)
+    for name in ("cells", "body", "generator", "new_attribute"):
+        with pytest.raises(AttributeError, match="immutable"):
+            setattr(model, name, None)
+    with pytest.raises(AttributeError, match="immutable"):
+        del model.cells
+    changed = model.with_cells(diameter_um=20.0)
+    assert changed.body is model.body  # shared: neither model changes it
+    assert changed.cells.diameter_um == 20.0 and model.cells.diameter_um != 20.0
 
 
 def test_lymph_node_source_matches_its_efferent_lymph(tiny_body):
@@ -432,7 +485,7 @@ def test_stiff_chain_fates_sum_to_one_and_solve_without_error(death):
         random_body(0), circnet.CellProfile(**STIFF_CELLS, death_rate_blood=death)
     )
     sources = _all_sources(model)
-    table = model.fates(sources)
+    table = model.fate_table(sources)
     assert np.abs(table.sum(axis=1) - 1).max() <= 1e-12
     p0 = np.random.default_rng(0).dirichlet(np.full(len(model.transient_states), 0.3))
     for v in [model.initial(s) for s in sources] + [p0]:
@@ -445,22 +498,29 @@ def test_stiff_chain_fates_sum_to_one_and_solve_without_error(death):
 
 def test_with_cells_and_with_body_match_a_fresh_model(male_body):
     model = circnet.TransportModel(male_body)
-    model.fates("all")  # fill the caches of the old model first
+    model.fate_table("all")  # fill the caches of the old model first
     cells = model.cells.replace(diameter_um=18.0, death_rate_blood=0.02)
     changed = model.with_cells(diameter_um=18.0, death_rate_blood=0.02)
     fresh = circnet.TransportModel(male_body, cells)
-    pd.testing.assert_frame_equal(changed.fates("all"), fresh.fates("all"), atol=1e-15, rtol=0)
+    pd.testing.assert_frame_equal(
+        changed.fate_table("all"), fresh.fate_table("all"), atol=1e-15, rtol=0
+    )
     assert changed.cells == cells
     by_profile = model.with_cells(cells)
-    pd.testing.assert_frame_equal(by_profile.fates("all"), fresh.fates("all"), atol=1e-15, rtol=0)
+    pd.testing.assert_frame_equal(
+        by_profile.fate_table("all"), fresh.fate_table("all"), atol=1e-15, rtol=0
+    )
     # the old model is unchanged
     pd.testing.assert_frame_equal(
-        model.fates("all"), circnet.TransportModel(male_body).fates("all"), atol=1e-15, rtol=0
+        model.fate_table("all"),
+        circnet.TransportModel(male_body).fate_table("all"),
+        atol=1e-15,
+        rtol=0,
     )
     body = circnet.scale_organ_flow(male_body, "liver", 1.3)
     other = model.with_body(body)
     pd.testing.assert_frame_equal(
-        other.fates("all"), circnet.TransportModel(body).fates("all"), atol=1e-15, rtol=0
+        other.fate_table("all"), circnet.TransportModel(body).fate_table("all"), atol=1e-15, rtol=0
     )
     assert (other.generator != model.generator).nnz > 0
 
@@ -506,6 +566,31 @@ def test_sensitivity_signs_and_closed_form_elasticities(male_body):
     assert flows["flow:brain"] > 0
     with pytest.raises(circnet.ParameterError, match="probability 0"):
         model.with_cells(lymph_fraction=0.0).sensitivity("node:axillary_nodes", "colon_rectum")
+
+
+def test_sensitivity_needs_no_default_node_names(male_body):
+    # every node renamed (organ attributes kept): beds and the arterial pool are found by
+    # node kinds, so the elasticities are those of the default names
+    renamed = nx.relabel_nodes(male_body, {n: f"N{i}" for i, n in enumerate(male_body)})
+    assert "left_heart" not in renamed and "liver_bed" not in renamed
+    kw = dict(parameters=["death_rate_blood"], flows=None)
+    a = circnet.TransportModel(male_body).sensitivity("colony:liver", "colon_rectum", **kw)
+    b = circnet.TransportModel(renamed).sensitivity("colony:liver", "colon_rectum", **kw)
+    # by default: every organ whose bed the left heart feeds
+    fed = [o for o in circnet.organs(male_body) if male_body.has_edge("left_heart", f"{o}_bed")]
+    assert list(a.index) == ["death_rate_blood"] + [f"flow:{o}" for o in fed]
+    pd.testing.assert_series_equal(a, b, rtol=1e-9)
+
+
+def test_sensitivity_rejects_bad_arguments(male_body):
+    model = circnet.TransportModel(male_body)
+    with pytest.raises(circnet.UnknownNameError, match="unknown cell parameter 'size'"):
+        model.sensitivity("colony:liver", "colon_rectum", parameters=["size"], flows=[])
+    for bad in (0.0, 0.7, math.nan):
+        with pytest.raises(circnet.ParameterError, match="`rel_step`"):
+            model.sensitivity("colony:liver", "colon_rectum", rel_step=bad)
+    with pytest.raises(circnet.ParameterError, match="`primary`"):
+        model.sensitivity("colony:liver", ["colon_rectum"])
 
 
 # ============================================================================ AbsorbingChain

@@ -34,7 +34,7 @@ def test_fates_and_times_agree_with_dense_numpy_and_quantecon(body_cells):
     body, cells = body_cells
     model = circnet.TransportModel(body, cells)
     sources = list(model.organs) + list(model.lymph_nodes)
-    table = model.fates(sources)
+    table = model.fate_table(sources)
     assert np.abs(table.to_numpy().sum(axis=1) - 1).max() <= 1e-12
     assert (table.to_numpy() >= 0).all()
     for src in sources:
@@ -159,8 +159,8 @@ def test_more_flow_raises_colonisation_from_other_organs_in_the_default_body(mal
     model = circnet.TransportModel(male_body)
     changed = model.with_body(circnet.scale_organ_flow(male_body, organ, 1.5))
     sources = [o for o in ("brain", "lung", "kidneys", "prostate", "skin") if o != organ]
-    before = model.fates(sources)[f"colony:{organ}"]
-    after = changed.fates(sources)[f"colony:{organ}"]
+    before = model.fate_table(sources)[f"colony:{organ}"]
+    after = changed.fate_table(sources)[f"colony:{organ}"]
     assert (after > before).all()
 
 
@@ -178,7 +178,7 @@ def test_faster_death_lowers_every_colony_and_nodal_fate(body_cells, factor, flo
         changes["death_rate_lymph"] = max(cells.death_rate_lymph * factor, floor)
     deadlier = model.with_cells(**changes)
     sources = list(model.organs) + list(model.lymph_nodes)
-    a, b = model.fates(sources), deadlier.fates(sources)
+    a, b = model.fate_table(sources), deadlier.fate_table(sources)
     alive = [f for f in model.fate_labels if f != "dead"]
     diff = (b[alive] - a[alive]).to_numpy()
     # 1e-10: the accuracy of the solves in stiff chains (cross-checked above)

@@ -136,13 +136,14 @@ def test_every_parameter_is_documented():
 @pytest.mark.parametrize(
     "changes, match",
     [
-        ({"switch_rate": -1.0}, "`switch_rate` must not be negative"),
-        ({"lambda1": 0.0}, "`lambda1` must be positive"),
+        ({"switch_rate": -1.0}, "`switch_rate` must be >= 0"),
+        ({"lambda1": 0.0}, "`lambda1` must be > 0"),
         ({"b": math.nan}, "`b` must be finite"),
         ({"d": "x"}, "`d` must be a number"),
         ({"e": True}, "`e` must be a number"),
         ({"growth_model": "logistic"}, "`growth_model` must be one of"),
-        ({"colony_cells": 0.5}, "`colony_cells` must be at least 1"),
+        ({"colony_cells": 0.5}, "`colony_cells` must be >= 1 cells"),
+        ({"speed": 1.0}, "unknown tumour parameter 'speed'"),
         ({"colony_cells": 1e7}, "must not exceed `avascular_limit_cells`"),
     ],
 )
@@ -159,7 +160,17 @@ def test_replace_and_rate_reject_unknown_names():
 
 
 def test_grow_tumour_rejects_bad_input():
-    with pytest.raises(circnet.ParameterError, match="must be positive"):
+    with pytest.raises(circnet.ParameterError, match="`cells` must be > 0"):
         circnet.grow_tumour(0.0, 1e6, 10)
+    with pytest.raises(circnet.ParameterError, match="`capacity_cells` must be > 0"):
+        circnet.grow_tumour(1.0, -1.0, 10)
     with pytest.raises(circnet.ParameterError, match="`days` must be >= 0"):
         circnet.grow_tumour(1.0, 1e6, -1)
+
+
+def test_describe_works_on_the_class_and_shows_domain_and_kind():
+    table = TumourParams.describe()
+    assert table.equals(TumourParams().describe())
+    assert table.loc["colony_cells", "domain"] == "[1, inf)"
+    assert table.loc["lambda1", "kind"] == "measured"
+    assert TumourParams(time_scale=2.0).describe().loc["time_scale", "value"] == 2.0

@@ -1,0 +1,348 @@
+"""The commands of ``circnet``: each takes the parsed arguments and returns an exit status.
+
+:func:`circnet.cli.main` imports this module only after parsing, so ``--help`` and
+``--version`` never load the models. A command reads its body (the reference body or
+``--body FILE``), resolves site names (:func:`resolve_site`), calls the functions of
+the package and prints through :mod:`circnet._cli_output`. Nothing here relies on the
+default body's node names: sites are organs (found by kind) or lymph-node groups.
+
+Examples
+--------
+>>> import circnet
+>>> resolve_site(circnet.default_body(), "axillary")
+'axillary_nodes'
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .__main__ import format_summary
+from ._cli_output import plain, print_json, say, table, text
+from ._progress import Progress, progress
+from ._validation import check_int, check_number
+from .body import default_body, lymph_nodes, organs, problems
+from .course import resume_course, simulate_course
+from .ensemble import run_config
+from .errors import ParameterError, UnknownNameError
+from .io import FORMATS, read_body, write_body
+from .plots import group_states, plot_fates, plot_propagation
+from .render import render_html
+from .report import course_report
+from .states import DEAD
+from .transport import TransportModel
+
+__all__ = ["COMMANDS", "resolve_site"]
+
+
+# --------------------------------------------------------------------------- sites
+def _load_body(args: argparse.Namespace) -> nx.DiGraph:
+    if args.body is not None:
+        if args.sex is not None:
+            say("circnet: note: --sex applies to the reference body only; using", args.body)
+        return read_body(args.body)
+    return default_body(args.sex or "male")
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def resolve_site(body: nx.DiGraph, name: str) -> str:
+    """The organ or lymph-node group that ``name`` stands for.
+
+    Exact names first; otherwise a unique organ or group whose name starts with
+    ``name`` or has it as a word (``colon`` -> ``colon_rectum``, ``axillary`` ->
+    ``axillary_nodes``). Ambiguous or unknown names raise
+    :class:`~circnet.UnknownNameError` listing the candidates or every valid name.
+
+    Examples
+    --------
+    >>> import circnet
+    >>> resolve_site(circnet.default_body(), "colon")
+    'colon_rectum'
+    """
+    sites = [str(s) for s in (*organs(body), *lymph_nodes(body))]
+    if name in sites:
+        return name
+    norm = _normal(name)
+    exact = [s for s in sites if _normal(s) == norm]
+    if len(exact) == 1:
+        return exact[0]
+    found = [s for s in sites if norm and (s.startswith(norm) or norm in s.split("_"))]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise UnknownNameError(f"site {name!r} is ambiguous: it could be {', '.join(found)}")
+    hint = ""
+    sex = body.graph.get("sex")
+    if sex in ("male", "female"):
+        other = "female" if sex == "male" else "male"
+        if norm in {_normal(o) for o in organs(default_body(other))}:
+            hint = f" ({name!r} is an organ of the {other} body: use --sex {other})"
+    raise UnknownNameError(
+        f"unknown site {name!r}{hint}; organs: {', '.join(map(str, organs(body)))}; "
+        f"lymph-node groups: {', '.join(map(str, lymph_nodes(body)))}"
+    )
+
+
+def _site(body: nx.DiGraph, name: str) -> str:
+    site = resolve_site(body, name)
+    if site != name:
+        say(f"circnet: note: {name!r} taken as {site!r}")
+    return site
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_body(args: argparse.Namespace) -> int:
+    body = default_body(args.sex, cardiac_output=args.cardiac_output)
+    print(format_summary(body))
+    if args.out is not None:
+        out = Path(args.out)
+        if out.suffix.lower() in (".html", ".htm"):
+            render_html(body, out)
+        elif out.suffix.lower() in FORMATS:
+            write_body(body, out)
+        else:
+            raise ParameterError(
+                f"--out {str(out)!r}: expected a .html file or a body file "
+                f"({', '.join(sorted(FORMATS))})"
+            )
+        say(f"wrote {out}")
+    return 0
+
+
+def _cmd_fates(args: argparse.Namespace) -> int:
+    body = _load_body(args)
+    model = TransportModel(body)
+    primaries = list(dict.fromkeys(_site(body, p) for p in args.primary))
+    top = check_int(args.top, "--top", low=1)
+    results = {p: model.fate_result(p) for p in primaries}
+    if args.json:
+        print_json(
+            {
+                "body": str(body.graph.get("name", "body")),
+                "primaries": {
+                    p: {
+                        "probabilities": {k: plain(v) for k, v in r.probabilities.items()},
+                        "expected_time_min": plain(r.expected_time),
+                        "conditional_time_min": {
+                            k: plain(v) for k, v in r.conditional_times.items()
+                        },
+                    }
+                    for p, r in results.items()
+                },
+            }
+        )
+    else:
+        frame = pd.DataFrame({p: r.probabilities for p, r in results.items()})
+        rest = frame.drop(index=DEAD, errors="ignore")
+        order = rest.max(axis=1).sort_values(ascending=False).index[:top].tolist()
+        rows = [[f, *(text(frame.at[f, p]) for p in primaries)] for f in [DEAD, *order]]
+        rows.append(
+            ["expected time to fate (min)", *(text(results[p].expected_time) for p in primaries)]
+        )
+        print(f"Fates of a cell shed by a primary tumour ({body.graph.get('name', 'body')}):")
+        print(table(rows, ["fate", *primaries]))
+        if len(frame.index) - 1 > len(order):
+            print(f"({len(frame.index) - 1 - len(order)} more fates: --top N or --json)")
+    if args.plot is not None:
+        fates = model.fate_table(primaries) if len(primaries) > 1 else model.fates(primaries[0])
+        plot_fates(fates, args.plot)
+        say(f"wrote {args.plot}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    body = _load_body(args)
+    model = TransportModel(body)
+    primary = _site(body, args.primary)
+    res = model.simulate(
+        primary,
+        args.cells,
+        args.times,
+        rng=args.seed,
+        dt=args.dt,
+        checkpoint=args.checkpoint,
+        progress=args.progress,
+    )
+    frame = res.to_frame()
+    groups = group_states(frame, body)
+    if args.json:
+        nonzero = [c for c in frame.columns if frame[c].any()]
+        print_json(
+            {
+                "primary": primary,
+                "cells": int(args.cells),
+                "seed": args.seed,
+                "times_min": [float(t) for t in res.times],
+                "released": [int(x) for x in res.released],
+                "groups": {g: [int(x) for x in groups[g]] for g in groups.columns},
+                "counts": {c: [int(x) for x in frame[c]] for c in nonzero},
+            }
+        )
+    else:
+        times = [f"{text(t)} min" for t in res.times]
+        rows = [[g, *(f"{int(x):,}" for x in groups[g])] for g in groups.columns]
+        rows.append(["total", *(f"{int(x):,}" for x in res.released)])
+        print(f"{int(args.cells):,} cells released from {primary} (seed {args.seed}):")
+        print(table(rows, ["where", *times]))
+        last = frame.iloc[-1]
+        top = last[last > 0].sort_values(ascending=False).head(10)
+        print(f"\nlargest states at {times[-1]}:")
+        print(table([[k, f"{int(v):,}"] for k, v in top.items()], ["state", "cells"]))
+    if args.plot is not None:
+        plot_propagation(res, args.plot, body=body, stacked=False)
+        say(f"wrote {args.plot}")
+    return 0
+
+
+def _course_notes(args: argparse.Namespace, body: nx.DiGraph, seconds: float) -> list[str]:
+    src = str(args.body) if args.body is not None else body.graph.get("name", "reference body")
+    cmd = ["circnet course", f"--primary {args.primary}", f"--years {args.years:g}"]
+    if args.sex:
+        cmd.append(f"--sex {args.sex}")
+    if args.body is not None:
+        cmd.append(f"--body {args.body}")
+    if args.seed is not None:
+        cmd.append(f"--seed {args.seed}")
+    if args.surgery_day is not None:
+        cmd.append(f"--surgery-day {args.surgery_day:g}")
+    if args.inhibitor_from_day is not None:
+        cmd.append(f"--inhibitor-from-day {args.inhibitor_from_day:g}")
+    seed = "none (a fresh random course)" if args.seed is None else str(args.seed)
+    return [
+        f"Body: {src}. Seed: {seed}. Simulated in {seconds:.1f} s.",
+        "Command: " + " ".join(cmd),
+    ]
+
+
+def _day(value: float | None, option: str) -> float | None:
+    return None if value is None else check_number(value, option, low=0, unit="days")
+
+
+def _cmd_course(args: argparse.Namespace) -> int:
+    body = _load_body(args)
+    primary = _site(body, args.primary)
+    surgery_day = _day(args.surgery_day, "--surgery-day")
+    inhibitor_from_day = _day(args.inhibitor_from_day, "--inhibitor-from-day")
+    stages = ["course"] + (["fates", "propagation", "report"] if args.out else [])
+    with Progress(progress(len(stages), "", args.progress, unit="stage")) as bar:
+        bar.describe(f"simulating {args.years:g} years")
+        model = TransportModel(body)
+        t0 = time.perf_counter()
+        if args.checkpoint is not None and Path(args.checkpoint).exists():
+            say(f"circnet: resuming from {args.checkpoint}")
+            res = resume_course(args.checkpoint, model, checkpoint_every=args.checkpoint_every)
+        else:
+            res = simulate_course(
+                model,
+                primary,
+                args.years,
+                rng=args.seed,
+                surgery_day=surgery_day,
+                inhibitor_from_day=inhibitor_from_day,
+                checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every,
+            )
+        seconds = time.perf_counter() - t0
+        bar.update()
+        if args.out is not None:
+            bar.describe("fates of a shed cell")
+            fates = model.fates(res.primary)
+            bar.update()
+            propagation = None
+            if not args.no_plots:
+                bar.describe("where released cells are (first day)")
+                times = np.concatenate([[0.0], np.geomspace(0.5, 1440.0, 12)])
+                propagation = model.propagate(res.primary, times)
+            bar.update()
+            bar.describe("writing the report")
+            course_report(
+                res,
+                body,
+                args.out,
+                fates=fates,
+                propagation=propagation,
+                notes=_course_notes(args, body, seconds),
+                plots=not args.no_plots,
+            )
+            bar.update()
+    if args.json:
+        print_json({k: plain(v) for k, v in res.summary.items()})
+    else:
+        print(f"Disease course from a primary in {res.primary} ({res.days:g} days):")
+        print(table([[str(k), text(v)] for k, v in res.summary.items()], ["", "value"]))
+    if args.out is not None:
+        say(f"wrote {args.out}: open it in a browser (e.g. xdg-open {args.out}); it works offline")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    body = read_body(args.file)
+    render_html(body, args.out, title=args.title, physics=args.physics)
+    say(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    graph = read_body(args.file, validate=False)
+    found = problems(graph)
+    if not found:
+        print(
+            f"OK: {args.file} is a valid body ({graph.number_of_nodes()} nodes, "
+            f"{graph.number_of_edges()} edges, {len(organs(graph))} organs)"
+        )
+        return 0
+    print(f"{args.file}: {len(found)} problem{'s' if len(found) > 1 else ''}:")
+    for p in found:
+        print(f"  - {p}")
+    return 1
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    result = run_config(args.config, engine=args.engine, progress=args.progress)
+    ok = int((result.table["status"] == "ok").sum())
+    summary = result.summary()
+    if args.json:
+        payload = {
+            "members": len(result.table),
+            "ok": ok,
+            "failed": result.failed[["member", "error"]].to_dict(orient="records"),
+            "summary": summary.to_dict(orient="index"),
+        }
+        if args.sensitivity:
+            si = result.sensitivity()
+            payload["sensitivity"] = {
+                f"{o} | {p}": row for (o, p), row in si.to_dict(orient="index").items()
+            }
+        print_json(payload)
+        return 0 if ok == len(result.table) else 1
+    print(f"{len(result.table)} members: {ok} ok, {len(result.table) - ok} failed")
+    for _, row in result.failed.head(10).iterrows():
+        print(f"  member {row['member']}: {row['error']}")
+    if len(summary):
+        print(summary[["count", "mean", "std", "5%", "50%", "95%"]].to_string())
+    if args.sensitivity:
+        print("\nSobol' indices (Saltelli 2010):")
+        print(result.sensitivity().round(3).to_string())
+    return 0 if ok == len(result.table) else 1
+
+
+#: The command of each subcommand name (the parser's choices, in the same order).
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "body": _cmd_body,
+    "fates": _cmd_fates,
+    "simulate": _cmd_simulate,
+    "course": _cmd_course,
+    "render": _cmd_render,
+    "validate": _cmd_validate,
+    "ensemble": _cmd_ensemble,
+}

@@ -1,0 +1,286 @@
+"""The parser of the ``circnet`` command: options, help texts and their examples.
+
+Only :mod:`argparse` and the version are imported here, so that ``circnet --help`` and
+``circnet --version`` answer without loading the models (the commands live in
+:mod:`circnet._cli_commands`, imported by :func:`circnet.cli.main` after parsing).
+Argument types turn bad text into a usage error (exit status 2); rules that need the
+model (a site name, ``--top``, days) are checked by the commands.
+
+Examples
+--------
+>>> args = build_parser().parse_args(["simulate", "--primary", "lung", "--cells", "1e6"])
+>>> args.command, args.cells, args.times
+('simulate', 1000000, [60.0, 1440.0])
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["PROG", "build_parser"]
+
+PROG = "circnet"
+
+_EPILOG = """\
+examples:
+  circnet body --sex female                      # summary table of the reference body
+  circnet body --out body.html                   # interactive view (opens offline)
+  circnet fates --primary colon_rectum --primary lung
+  circnet fates --primary breast --sex female --json
+  circnet simulate --primary lung --cells 1e9 --times 60,1440 --seed 1
+  circnet course --primary breast --sex female --years 5 --seed 1 --out report.html
+  circnet render my_body.yaml --out my_body.html
+  circnet validate my_body.yaml
+  circnet ensemble --config examples/sweep.yaml --sensitivity
+
+Run `circnet COMMAND --help` for the options of a command. Exit status: 0 ok,
+1 bad input (one-line message on stderr), 2 bad usage.
+"""
+
+_EPILOGS = {
+    "body": """\
+examples:
+  circnet body                         # the adult male reference body
+  circnet body --sex female --out body.html
+  circnet body --out body.yaml         # also .graphml, .json: edit it, then `circnet validate`
+""",
+    "fates": """\
+examples:
+  circnet fates --primary colon_rectum
+  circnet fates --primary colon --primary lung --top 5    # 'colon' means colon_rectum
+  circnet fates --primary breast --sex female --json
+  circnet fates --primary kidney --body my_body.yaml --plot fates.png
+""",
+    "simulate": """\
+examples:
+  circnet simulate --primary lung --cells 1e9 --times 60,1440 --seed 1
+  circnet simulate --primary colon_rectum --cells 1e12 --times 10,60,600 --json
+  circnet simulate --primary lung --cells 1e6 --times 1440 --dt 5 --checkpoint run.npz
+""",
+    "course": """\
+examples:
+  circnet course --primary breast --sex female --years 5 --seed 1 --out report.html
+  circnet course --primary colon_rectum --years 2 --surgery-day 365 --json
+  circnet course --primary lung --years 10 --checkpoint lung.npz --checkpoint-every 365
+Open the report in a browser (e.g. `xdg-open report.html`); it works offline.
+""",
+    "render": """\
+examples:
+  circnet render my_body.yaml --out my_body.html
+  circnet render my_body.graphml --out view.html --title "Edited body" --physics
+""",
+    "validate": """\
+examples:
+  circnet validate my_body.yaml      # prints OK, or every problem (exit status 1)
+""",
+    "ensemble": """\
+examples:
+  circnet ensemble --config sweep.yaml                  # runs the sweep, prints a summary
+  circnet ensemble --config sweep.yaml --engine processes --sensitivity
+  circnet ensemble --config sweep.yaml --engine tcp://scheduler:8786   # a dask cluster
+A config (YAML) names the task (fates, simulate, course), fixed arguments, the design
+(grid, lhs, sobol or saltelli with parameter ranges), seed, engine, checkpoint and out;
+see examples/sweep.yaml and circnet.ensemble.run_config.
+""",
+}
+
+
+# --------------------------------------------------------------------------- parsing
+def _cells(text: str) -> int:
+    try:
+        return _nonnegative_int(int(text), text)
+    except ValueError:
+        pass
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(x) or x != int(x):
+        raise argparse.ArgumentTypeError(f"must be a non-negative whole number (got {text!r})")
+    return _nonnegative_int(int(x), text)
+
+
+def _nonnegative_int(x: int, text: str) -> int:
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative whole number (got {text!r})")
+    return x
+
+
+def _times(text: str) -> list[float]:
+    try:
+        out = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated minutes such as 60,1440 (got {text!r})"
+        ) from None
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one time, e.g. 60,1440")
+    return out
+
+
+def _positive(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})")
+    return x
+
+
+def _seed(text: str) -> int:
+    try:
+        x = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer (got {text!r})") from None
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer (got {text!r})")
+    return x
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``circnet`` command."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="circnet: metastatic spread as Markov transport of cancer cells on a graph "
+        "of the human circulation.",
+        epilog=_EPILOG,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"circnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    body_opts = argparse.ArgumentParser(add_help=False)
+    g = body_opts.add_argument_group("body")
+    g.add_argument(
+        "--sex", choices=("male", "female"), default=None,
+        help="sex of the reference body (default male)",
+    )  # fmt: skip
+    g.add_argument(
+        "--body", metavar="FILE", type=Path, default=None,
+        help="use a body file (.graphml, .json, .yaml) instead of the reference body",
+    )  # fmt: skip
+    progress_opts = argparse.ArgumentParser(add_help=False)
+    pg = progress_opts.add_mutually_exclusive_group()
+    pg.add_argument(
+        "--progress", dest="progress", action="store_true", default=None,
+        help="always show progress bars (default: only on a terminal)",
+    )  # fmt: skip
+    pg.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+    def add(name: str, help_: str, parents: Sequence[argparse.ArgumentParser] = ()) -> Any:
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=help_[0].upper() + help_[1:] + ".",
+            epilog=_EPILOGS[name],
+            formatter_class=fmt,
+            parents=list(parents),
+        )
+
+    p = add("body", "summarise the reference body; --out writes it as HTML or a body file")
+    p.add_argument("--sex", choices=("male", "female"), default="male")
+    p.add_argument(
+        "--cardiac-output", type=_positive, default=None, metavar="ML_MIN",
+        help="cardiac output in mL/min (default: the ICRP 89 reference value)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", type=Path, metavar="FILE",
+        help="write the body: .html (interactive view) or .graphml/.json/.yaml (body file)",
+    )  # fmt: skip
+
+    p = add("fates", "where a cell shed by a primary tumour ends up", [body_opts])
+    p.add_argument(
+        "--primary", action="append", required=True, metavar="SITE",
+        help="organ or lymph-node group of the primary (repeat for several)",
+    )  # fmt: skip
+    p.add_argument("--top", type=int, default=10, help="fates shown in the table (default 10)")
+    p.add_argument("--json", action="store_true", help="print all fates as JSON")
+    p.add_argument("--plot", type=Path, metavar="FILE", help="also draw a bar chart (.png/.svg)")
+
+    p = add(
+        "simulate", "count released cells in every state at given times", [body_opts, progress_opts]
+    )
+    p.add_argument("--primary", required=True, metavar="SITE", help="organ or lymph-node group")
+    p.add_argument(
+        "--cells", type=_cells, default=1_000_000, metavar="N",
+        help="cells released at time 0 (default 1e6; up to 2**53)",
+    )  # fmt: skip
+    p.add_argument(
+        "--times", type=_times, default=[60.0, 1440.0], metavar="T1,T2,...",
+        help="minutes after release at which to count (default 60,1440)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh)")
+    p.add_argument(
+        "--dt", type=_positive, default=None, metavar="MIN",
+        help="grid step in minutes (more steps: finer progress and checkpoints)",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint", type=Path, metavar="FILE",
+        help="checkpoint file (.npz): written during the run, resumed from if it exists",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.add_argument("--plot", type=Path, metavar="FILE", help="also draw the counts (.png/.svg)")
+
+    p = add(
+        "course", "simulate a disease course and write an HTML report", [body_opts, progress_opts]
+    )
+    p.add_argument("--primary", required=True, metavar="SITE", help="organ of the primary tumour")
+    p.add_argument("--years", type=_positive, default=5.0, help="length of the course (default 5)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh)")
+    p.add_argument("--surgery-day", type=float, default=None, metavar="DAY")
+    p.add_argument("--inhibitor-from-day", type=float, default=None, metavar="DAY")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE.html",
+        help="write the HTML report (network with a time control, plots, tables)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--checkpoint", type=Path, metavar="FILE",
+        help="checkpoint file (.npz); if it exists, the course resumes from it",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint-every", type=_positive, default=None, metavar="DAYS",
+        help="days between checkpoints (default: only at the end)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-plots", action="store_true", help="leave the plots out of the report (faster)"
+    )
+
+    p = add("render", "write an interactive HTML view of a body file")
+    p.add_argument("file", type=Path, metavar="FILE", help="body file (.graphml, .json, .yaml)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.html")
+    p.add_argument("--title", default=None, help="page heading (default: the body's name)")
+    p.add_argument("--physics", action="store_true", help="let the layout move (vis physics)")
+
+    p = add("validate", "check a body file; print OK or every problem")
+    p.add_argument("file", type=Path, metavar="FILE", help="body file (.graphml, .json, .yaml)")
+
+    p = add("ensemble", "run a parameter sweep or virtual-patient ensemble", [progress_opts])
+    p.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        metavar="FILE.yaml",
+        help="sweep description (task, fixed, design, seed, engine, out)",
+    )
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="ENGINE",
+        help="inprocess, processes, or a dask scheduler address (overrides config)",
+    )
+    p.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="print Sobol' indices of every outcome (needs a saltelli design)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser

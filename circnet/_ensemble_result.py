@@ -1,0 +1,236 @@
+"""The result of an ensemble, and the chunks it is assembled from.
+
+A *chunk* is the records of a few members, column by column (:class:`Chunk`): member
+index, status (``ok`` / ``failed``), attempts, the error of a failed member, and one float
+column per outcome (NaN where a member has none). A finished chunk is what a worker sends
+back and what a checkpoint directory keeps (one circnet checkpoint of kind
+``"ensemble-chunk"`` per chunk, see :mod:`circnet._files`). :func:`member_table` puts the
+chunks together into the member table of an :class:`EnsembleResult`, in member order, so
+that the table does not depend on how the members were chunked.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from circnet._designs import Design
+>>> from circnet._ensemble_result import Chunk, member_table
+>>> design = Design(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
+>>> a = Chunk.from_records([(2, "ok", 1, "", {"y": 3.0})])
+>>> b = Chunk.from_records([(0, "ok", 1, "", {"y": 1.0}), (1, "failed", 2, "ValueError: no", {})])
+>>> table, outcomes = member_table(design, [a, b])
+>>> print(table[["member", "x", "status", "y"]].to_string(index=False))
+ member   x status   y
+      0 1.0     ok 1.0
+      1 2.0 failed NaN
+      2 3.0     ok 3.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._designs import Design
+from ._files import load_checkpoint, save_checkpoint
+from ._sobol import sobol_table
+from ._validation import check_int
+from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
+
+__all__ = ["CHUNK_KIND", "Chunk", "Record", "member_table", "EnsembleResult"]
+
+#: Checkpoint kind of a finished chunk (one file per chunk, see :mod:`circnet._files`).
+CHUNK_KIND = "ensemble-chunk"
+
+#: One member's record: index, status, attempts, error, outcomes.
+Record = tuple[int, str, int, str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The records of one chunk of members, column by column (what a checkpoint holds)."""
+
+    member: np.ndarray  # int64
+    status: np.ndarray  # str: "ok" or "failed"
+    attempts: np.ndarray  # int64
+    error: np.ndarray  # str: "" or the first line of the last error
+    outcomes: tuple[str, ...]
+    values: np.ndarray  # float64 (members, outcomes); NaN where a member has none
+
+    def __len__(self) -> int:
+        return len(self.member)
+
+    @classmethod
+    def from_records(cls, records: Sequence[Record]) -> Chunk:
+        """Columns from member records; outcomes in order of first appearance."""
+        names = tuple(dict.fromkeys(k for *_, values in records for k in values))
+        table = np.full((len(records), len(names)), np.nan)
+        for r, (*_, values) in enumerate(records):
+            for j, k in enumerate(names):
+                table[r, j] = values.get(k, np.nan)
+        return cls(
+            np.array([r[0] for r in records], dtype=np.int64),
+            np.array([r[1] for r in records], dtype=str),
+            np.array([r[2] for r in records], dtype=np.int64),
+            np.array([r[3] for r in records], dtype=str),
+            names,
+            table,
+        )
+
+    def save(self, path: Path, fp: str) -> None:
+        """Write the chunk as a checkpoint of kind :data:`CHUNK_KIND`, atomically."""
+        arrays = {
+            "member": self.member,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "values": self.values,
+        }
+        save_checkpoint(path, CHUNK_KIND, fp, arrays, meta={"outcomes": list(self.outcomes)})
+
+    @classmethod
+    def load(cls, path: Path, fp: str) -> Chunk:
+        """Read a chunk written by :meth:`save` for the run with fingerprint ``fp``.
+
+        :func:`~circnet._files.load_checkpoint` refuses another kind, another run and
+        edited arrays; a chunk whose columns do not fit together is refused here.
+        """
+        ck = load_checkpoint(path, CHUNK_KIND, fp)
+        where = repr(str(path))
+        try:
+            a = ck.arrays
+            chunk = cls(
+                a["member"].astype(np.int64),
+                a["status"].astype(str),
+                a["attempts"].astype(np.int64),
+                a["error"].astype(str),
+                tuple(str(o) for o in ck.meta["outcomes"]),
+                a["values"].astype(float),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"checkpoint {where} is malformed ({err})") from err
+        m = len(chunk)
+        lengths = {len(chunk.status), len(chunk.attempts), len(chunk.error)}
+        if m == 0 or lengths != {m} or chunk.values.shape != (m, len(chunk.outcomes)):
+            raise CheckpointError(f"checkpoint {where} is malformed (array lengths)")
+        return chunk
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    """Parameters and outcomes of every member that ran.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per member: ``member``, the parameters, ``status`` (``ok`` /
+        ``failed``), ``attempts``, ``error``, and one column per outcome.
+    design : Design
+    outcomes : list of str
+    status : int
+        0: every member of the design ran; 1: stopped early by ``max_chunks`` (the
+        table holds the members done so far; rerun with the same ``checkpoint`` to go on).
+    message : str
+        What ``status`` means for this run.
+
+    Examples
+    --------
+    >>> import circnet
+    >>> res = circnet.ensemble("fates", {"diameter_um": [12.0]}, rng=0, primary="lung")
+    >>> res.status, res.message
+    (0, 'every member ran (1 of 1)')
+    """
+
+    table: pd.DataFrame
+    design: Design
+    outcomes: list[str]
+    status: int = 0
+    message: str = ""
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """Members whose task failed after all retries, with their errors."""
+        return self.table[self.table["status"] != "ok"]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The member table."""
+        return self.table
+
+    def summary(self) -> pd.DataFrame:
+        """Distribution of each outcome over the successful members.
+
+        Columns: count, mean, std, min, 5 %, 25 %, 50 %, 75 %, 95 %, max.
+        """
+        ok = self.table[self.table["status"] == "ok"][self.outcomes]
+        return ok.describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
+
+    def sensitivity(
+        self, outcome: str | None = None, *, n_resamples: int = 0, rng: Any = None
+    ) -> pd.DataFrame:
+        """Sobol' first-order and total indices of outcomes, from a Saltelli design.
+
+        Uses :func:`scipy.stats.sobol_indices` on the members' outputs (Saltelli
+        2010 estimators). With ``n_resamples > 0``, bootstrap 95 % intervals drawn
+        with ``rng``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows (outcome, parameter); columns ``first_order``, ``total`` (and
+            ``*_low``/``*_high`` with bootstrap). NaN for an outcome that does not vary
+            over the design (relative spread below 1e-9).
+        """
+        d = self.design
+        if d.kind != "saltelli":
+            raise ParameterError("sensitivity indices need a saltelli() design")
+        n_resamples = check_int(n_resamples, "n_resamples", low=0)
+        names = [outcome] if outcome else self.outcomes
+        for nm in names:
+            if nm not in self.outcomes:
+                raise UnknownNameError(f"unknown outcome {nm!r}; known: {self.outcomes}")
+        if len(self.failed) or len(self.table) != len(d):
+            missing = len(d) - int((self.table["status"] == "ok").sum())
+            raise CircnetError(
+                f"{missing} member(s) failed or did not run; sensitivity indices need "
+                "every member of a Saltelli design"
+            )
+        y = self.table.sort_values("member")[names].to_numpy(dtype=float).T  # (s, N)
+        if not np.all(np.isfinite(y)):
+            raise CircnetError(
+                "outcomes must be finite for sensitivity indices (an outcome is "
+                "NaN or infinite for some member, e.g. no metastasis)"
+            )
+        return sobol_table(y, d.saltelli_n, names, d.parameters, n_resamples=n_resamples, rng=rng)
+
+
+def member_table(design: Design, chunks: Sequence[Chunk]) -> tuple[pd.DataFrame, list[str]]:
+    """The member table from finished chunks (the same whatever the chunking)."""
+    outcomes = list(dict.fromkeys(o for c in sorted(chunks, key=_first) for o in c.outcomes))
+    parts = []
+    for c in chunks:
+        frame = pd.DataFrame(c.values, columns=list(c.outcomes))
+        frame.insert(0, "member", c.member)
+        frame.insert(1, "status", c.status.tolist())
+        frame.insert(2, "attempts", c.attempts)
+        frame.insert(3, "error", c.error.tolist())
+        parts.append(frame)
+    columns = ["member", "status", "attempts", "error", *outcomes]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    table = table.reindex(columns=columns).sort_values("member").reset_index(drop=True)
+    member = table["member"].to_numpy(dtype=np.int64)
+    table = pd.concat(
+        [
+            table[["member"]],
+            design.table.iloc[member].reset_index(drop=True),
+            table[["status", "attempts", "error", *outcomes]],
+        ],
+        axis=1,
+    )
+    return table, outcomes
+
+
+def _first(chunk: Chunk) -> int:
+    return int(chunk.member[0])

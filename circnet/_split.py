@@ -1,0 +1,195 @@
+"""Exact multinomial splitting of integer counts over a sparse stochastic matrix.
+
+Index level, one job: given the counts of independent cells in each state and a
+row-stochastic matrix ``P``, draw where they are one step later, exactly (each row's
+cells split over its moves by one multinomial). Also the release kernel of a Poisson
+source over one step (Van Loan's augmented exponential). :mod:`circnet.simulate` drives
+these over a time grid.
+
+Each multinomial is drawn as conditional binomials along the sparse row, vectorised over
+all states (:class:`_Ell`, a padded ELLPACK form of ``P``), or cell by cell by inverse CDF
+when there are few cells; the choice depends on the counts only, so a seed fixes the
+result.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .propagate import DENSE_EXPM_MAX
+
+__all__ = ["split_counts", "release_kernel", "PER_CELL_FACTOR", "PARALLEL_MIN_ROWS", "CHUNKS"]
+
+#: Rows with more cells in total than this use conditional binomials per row; fewer cells
+#: are moved one by one (inverse CDF), which is cheaper when most rows hold a cell or two.
+PER_CELL_FACTOR = 2
+#: At least this many rows needing binomial draws: split them into :data:`CHUNKS` fixed
+#: chunks, each with its own generator seeded from ``rng``, processed in threads (numpy's
+#: ``Generator.binomial`` releases the GIL). The chunking depends only on the counts, never
+#: on the number of threads or their timing, so results are reproducible.
+PARALLEL_MIN_ROWS = 4096
+CHUNKS = 2
+_POOL: Any = None
+
+
+def _pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=CHUNKS, thread_name_prefix="circnet-split")
+    return _POOL
+
+
+@dataclass(frozen=True)
+class _Ell:
+    """A row-stochastic sparse matrix in padded (ELLPACK) form for vectorised splitting.
+
+    ``cols[i, k]`` and ``cond[i, k]``: the k-th move of row ``i`` (largest probabilities
+    first) and its probability *conditional on not having taken moves 0..k-1*; padding
+    repeats the row's last move with ``cond = 0``. ``length[i]``: moves of row ``i`` (the
+    last one takes all cells that remain). ``key``/``flat``: the moves of all rows in one
+    sorted array, ``row + cumulative probability``, for moving cells one by one.
+    """
+
+    cols: np.ndarray
+    cond: np.ndarray
+    length: np.ndarray
+    key: np.ndarray
+    flat: np.ndarray
+    start: np.ndarray
+    n: int
+
+    @classmethod
+    def from_matrix(cls, p: Any) -> _Ell:
+        p = sp.csr_array(p, dtype=float)
+        p.sum_duplicates()
+        p.eliminate_zeros()
+        n = p.shape[0]
+        lengths = np.diff(p.indptr)
+        width = max(int(lengths.max()), 1) if n else 1
+        cols = np.zeros((n, width), dtype=np.int64)
+        probs = np.zeros((n, width))
+        rows = np.repeat(np.arange(n), lengths)
+        pos = np.arange(p.nnz) - np.repeat(p.indptr[:-1], lengths)
+        # largest probabilities first: fewer, cheaper binomial draws with large counts
+        order = np.lexsort((-p.data, rows))
+        cols[rows, pos] = p.indices[order]
+        probs[rows, pos] = p.data[order]
+        empty = lengths == 0
+        cols[empty, 0] = np.flatnonzero(empty)  # empty row: stays put
+        probs[empty, 0] = 1.0
+        length = np.maximum(lengths, 1)
+        last = length - 1
+        pad = np.arange(width)[None, :] > last[:, None]
+        cols = np.where(pad, cols[np.arange(n), last][:, None], cols)
+        tail = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # mass of moves k..end
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cond = np.where(tail > 0, probs / tail, 0.0)
+        cond = np.clip(cond, 0.0, 1.0)
+        cond[np.arange(n), last] = 1.0  # the last move takes all that remain
+        # one by one: moves of row i occupy key[start[i]:start[i + 1]], keys in (i, i + 1]
+        valid = ~pad
+        flat = cols[valid]
+        within = np.cumsum(probs, axis=1)
+        within = within / within[np.arange(n), last][:, None]
+        within[np.arange(n), last] = 1.0
+        key = (np.arange(n)[:, None] + within)[valid]
+        start = np.concatenate([[0], np.cumsum(length)])
+        return cls(cols, cond, length, key, flat, start, n)
+
+
+def _split_rows(
+    rows: np.ndarray, rem: np.ndarray, kernel: _Ell, rng: np.random.Generator
+) -> np.ndarray:
+    """Conditional binomials along the moves of ``rows`` (holding ``rem`` cells); returns
+    the counts arriving in each state (float64, exact below 2**53)."""
+    out = np.zeros(kernel.n)
+    rem = rem.copy()
+    length = kernel.length[rows]
+    for k in range(kernel.cols.shape[1]):
+        if rows.size == 0:
+            break
+        final = length == k + 1
+        if final.any():  # the last move takes what remains: no draw
+            out += np.bincount(kernel.cols[rows[final], k], weights=rem[final], minlength=kernel.n)
+            keep = ~final
+            rows, rem, length = rows[keep], rem[keep], length[keep]
+            if rows.size == 0:
+                break
+        draw = rng.binomial(rem, kernel.cond[rows, k])
+        out += np.bincount(kernel.cols[rows, k], weights=draw, minlength=kernel.n)
+        rem -= draw
+        keep = rem > 0
+        rows, rem, length = rows[keep], rem[keep], length[keep]
+    return out
+
+
+def split_counts(counts: np.ndarray, kernel: _Ell, rng: np.random.Generator) -> np.ndarray:
+    """One step: split every state's count over its moves (exact multinomials).
+
+    Three exact ways, chosen from the counts alone (so a seed fixes the result): rows
+    with one move pass their cells on without a draw; if there are few cells
+    (at most :data:`PER_CELL_FACTOR` per occupied row), each cell picks its move by
+    inverse CDF; otherwise each row draws conditional binomials along its moves, in
+    :data:`CHUNKS` fixed chunks with generators seeded from ``rng`` when at least
+    :data:`PARALLEL_MIN_ROWS` rows need draws.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    active = np.flatnonzero(c)
+    if active.size == 0:
+        return np.zeros(kernel.n, dtype=np.int64)
+    single = kernel.length[active] == 1
+    out = np.zeros(kernel.n)
+    if single.any():
+        moved = active[single]
+        out += np.bincount(kernel.cols[moved, 0], weights=c[moved], minlength=kernel.n)
+        active = active[~single]
+    if active.size == 0:
+        return out.astype(np.int64)
+    rem = c[active]
+    total = int(rem.sum())
+    if total <= PER_CELL_FACTOR * active.size:
+        cell_rows = np.repeat(active, rem)
+        idx = np.searchsorted(kernel.key, cell_rows + rng.random(total), side="right")
+        idx = np.minimum(idx, kernel.start[cell_rows + 1] - 1)
+        out += np.bincount(kernel.flat[idx], minlength=kernel.n)
+    elif active.size < PARALLEL_MIN_ROWS:
+        out += _split_rows(active, rem, kernel, rng)
+    else:
+        seeds = rng.integers(0, 2**63, size=CHUNKS, dtype=np.int64)
+        bounds = np.linspace(0, active.size, CHUNKS + 1).astype(np.int64)
+        jobs = [
+            (active[a:b], rem[a:b], kernel, np.random.Generator(np.random.PCG64(int(sd))))
+            for a, b, sd in zip(bounds[:-1], bounds[1:], seeds, strict=True)
+        ]
+        for part in _pool().map(lambda job: _split_rows(*job), jobs):
+            out += part
+    return out.astype(np.int64)
+
+
+def release_kernel(generator: Any, p0: np.ndarray, dt: float) -> np.ndarray:
+    """``r = p0 (1/dt) int_0^dt expm(s Q) ds``: where a cell released uniformly during a
+    step of length ``dt`` is at the step's end (Van Loan's augmented exponential)."""
+    q = sp.csr_array(generator, dtype=float)
+    n = q.shape[0]
+    if n <= DENSE_EXPM_MAX:
+        # expm([[Q, I], [0, 0]] dt) = [[expm(dt Q), int_0^dt expm(sQ) ds], [0, I]]: dense Pade
+        # scaling and squaring costs log(dt |Q|) products, where expm_multiply's cost grows
+        # with dt |Q| itself (minutes for a step of a day on the default body)
+        aug = np.zeros((2 * n, 2 * n))
+        aug[:n, :n] = q.toarray() * dt
+        aug[:n, n:] = np.eye(n) * dt
+        x = np.asarray(p0, dtype=float) @ scipy.linalg.expm(aug)[:n, n:] / dt
+    else:
+        # d/dt [x, y] = [x Q + y, 0] with y = p0 gives x(dt) = p0 int_0^dt expm(sQ) ds
+        aug = sp.block_array([[q.T, sp.eye_array(n)], [None, sp.csr_array((n, n))]]).tocsr()
+        v = np.concatenate([np.zeros(n), np.asarray(p0, dtype=float)])
+        x = spla.expm_multiply(aug * dt, v)[:n] / dt
+    x = np.maximum(x, 0.0)
+    return x / x.sum()

@@ -1,0 +1,221 @@
+"""The tasks circnet ships for :func:`circnet.ensemble`: fates, simulations, courses.
+
+A task is a module-level function ``task(params, rng, **fixed) -> dict[str, float]``.
+Member parameter names say where a value goes:
+
+=====================  =====================================================
+name                   meaning
+=====================  =====================================================
+``diameter_um``        a :class:`~circnet.CellProfile` field (any of its parameters)
+``liver.receptivity``  that cell parameter at one site
+``flow.liver``         a factor on that organ's arterial flow (flows rebalanced)
+anything else          passed on to the task (the course task hands it to
+                       :func:`~circnet.simulate_course`, e.g. ``shedding_rate``)
+=====================  =====================================================
+
+Examples
+--------
+>>> from circnet._tasks import split_params
+>>> split_params({"diameter_um": 12, "liver.receptivity": 2, "flow.liver": 1.5, "years": 3})
+({'diameter_um': 12.0}, {'liver': {'receptivity': 2.0}}, {'liver': 1.5}, {'years': 3})
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .body import default_body, scale_organ_flow
+from .cells import PARAMETERS, CellProfile
+from .course import simulate_course
+from .errors import ParameterError, UnknownNameError
+from .transport import TransportModel
+
+__all__ = [
+    "TASKS",
+    "fates_task",
+    "simulate_task",
+    "course_task",
+    "split_params",
+    "check_task_parameters",
+]
+
+
+def split_params(
+    params: Mapping[str, Any],
+) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, float], dict[str, Any]]:
+    """Split member parameters into cell globals, per-site values, organ flow factors, others."""
+    cells: dict[str, float] = {}
+    sites: dict[str, dict[str, float]] = {}
+    flows: dict[str, float] = {}
+    other: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in PARAMETERS:
+            cells[k] = float(v)
+        elif k.startswith("flow."):
+            flows[k[5:]] = float(v)
+        elif "." in k and k.rsplit(".", 1)[1] in PARAMETERS:
+            site, name = k.rsplit(".", 1)
+            sites.setdefault(site, {})[name] = float(v)
+        else:
+            other[k] = v
+    return cells, sites, flows, other
+
+
+def check_task_parameters(task: str, names: Iterable[str]) -> None:
+    """Refuse, before any member runs, a design parameter that ``task`` cannot take.
+
+    Only the ``fates`` and ``simulate`` tasks know all their parameters; the course task
+    passes unknown names on to :func:`~circnet.simulate_course`, which checks them.
+
+    Examples
+    --------
+    >>> check_task_parameters("fates", ["diameter_um", "colour"])
+    Traceback (most recent call last):
+    ...
+    circnet.errors.ParameterError: design parameter(s) ['colour'] unknown to the 'fates' task ...
+    """
+    if task not in ("fates", "simulate"):
+        return
+    *_, other = split_params({str(k): 0.0 for k in names})
+    if other:
+        raise ParameterError(
+            f"design parameter(s) {sorted(other)} unknown to the {task!r} task (it takes "
+            f"cell parameters {sorted(PARAMETERS)}, '<site>.<cell parameter>' and "
+            "'flow.<organ>')"
+        )
+
+
+@functools.lru_cache(maxsize=2)
+def _default_body() -> nx.DiGraph:
+    """The male reference body, built once per worker process (tasks never modify it)."""
+    return default_body()
+
+
+def _member_setup(
+    body: nx.DiGraph | None, params: Mapping[str, Any]
+) -> tuple[nx.DiGraph, CellProfile | None, dict[str, Any]]:
+    """A member's body (flow factors applied), its CellProfile (None if no cell or site
+    parameter is set), and the parameters left for the task."""
+    cells, sites, flows, other = split_params(params)
+    graph = _default_body() if body is None else body
+    for organ, factor in flows.items():
+        graph = scale_organ_flow(graph, organ, factor)
+    profile = CellProfile(**cells, sites=sites) if cells or sites else None
+    return graph, profile, other
+
+
+def _model(
+    body: nx.DiGraph | None, params: Mapping[str, Any], task: str
+) -> tuple[TransportModel, dict[str, Any]]:
+    graph, profile, other = _member_setup(body, params)
+    if other:
+        raise UnknownNameError(f"unknown parameter(s) for the {task} task: {sorted(other)}")
+    return TransportModel(graph, profile), other
+
+
+def fates_task(
+    params: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    primary: str,
+    body: nx.DiGraph | None = None,
+) -> dict[str, float]:
+    """Task: exact fate probabilities of cells shed from ``primary`` (deterministic).
+
+    Outcomes ``P(<fate>)`` for every fate and ``expected_time_min``.
+
+    Examples
+    --------
+    >>> out = fates_task({"diameter_um": 15.0}, np.random.default_rng(0), primary="lung")
+    >>> abs(sum(v for k, v in out.items() if k.startswith("P(")) - 1) < 1e-9
+    True
+    """
+    model, _ = _model(body, params, "fates")
+    f = model.fates(primary)
+    out = {f"P({k})": float(v) for k, v in f.items()}
+    out["expected_time_min"] = model.expected_time(primary)
+    return out
+
+
+def simulate_task(
+    params: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    primary: str,
+    n_cells: int,
+    time_min: float,
+    body: nx.DiGraph | None = None,
+) -> dict[str, float]:
+    """Task: integer counts ``n(<fate>)`` of ``n_cells`` shed from ``primary`` after
+    ``time_min``."""
+    model, _ = _model(body, params, "simulate")
+    res = model.simulate(primary, n_cells, [time_min], rng=rng)
+    final = res.final()
+    return {f"n({k})": float(final[k]) for k in model.fate_labels}
+
+
+def course_task(
+    params: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    primary: str,
+    years: float,
+    body: nx.DiGraph | None = None,
+    **fixed: Any,
+) -> dict[str, float]:
+    """Task: one disease course; outcomes from the course's summary.
+
+    Member parameters other than cell parameters go to ``simulate_course`` as
+    keyword arguments (e.g. ``shedding_rate``), after ``fixed``.
+    """
+    graph, profile, other = _member_setup(body, params)
+    kwargs = {**fixed, **other}
+    if profile is not None:
+        kwargs["cells"] = profile
+    result = simulate_course(graph, primary, years, rng=rng, **kwargs)
+    return course_outcomes(result)
+
+
+def course_outcomes(result: Any) -> dict[str, float]:
+    """The main outcomes of a course as numbers (NaN where undefined).
+
+    The list ``detectable_metastatic_sites`` becomes its length,
+    ``n_detectable_metastatic_sites``; entries that are not numbers are left out.
+    """
+    out: dict[str, float] = {}
+    summary = getattr(result, "summary", None)
+    table = summary() if callable(summary) else summary
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(table, pd.Series):
+        items = table.items()
+    elif isinstance(table, pd.DataFrame) and table.shape[1] == 1:
+        items = table.iloc[:, 0].items()
+    elif isinstance(table, Mapping):
+        items = table.items()
+    else:
+        items = []
+    for k, v in items:
+        if k == "detectable_metastatic_sites":
+            out["n_detectable_metastatic_sites"] = float(
+                len([s for s in str(v).split(",") if s.strip()])
+            )
+            continue
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+#: Tasks shipped with circnet, by name.
+TASKS: Mapping[str, Callable[..., dict[str, float]]] = {
+    "fates": fates_task,
+    "simulate": simulate_task,
+    "course": course_task,
+}
