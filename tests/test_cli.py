@@ -321,6 +321,7 @@ def test_invalid_body_file_is_one_line(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- as a process
+@pytest.mark.slow
 def test_process_exit_codes_and_no_traceback(tmp_path):
     ok = run_process("fates", "--primary", "lung", "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["primaries"]["lung"]

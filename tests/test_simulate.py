@@ -434,6 +434,7 @@ print(h.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_same_seed_is_bit_identical_across_processes():
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
