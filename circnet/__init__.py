@@ -36,6 +36,8 @@ load_receptivity  read saved receptivity factors into a CellProfile
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
 """
 
+import logging as _logging
+
 from ._version import __version__ as __version__
 from .body import (
     balance_flows,
@@ -115,3 +117,6 @@ __all__ = [
     "UnknownNameError",
     "CheckpointError",
 ]
+
+# library logging: silent unless the application configures the "circnet" logger
+_logging.getLogger("circnet").addHandler(_logging.NullHandler())
