@@ -33,7 +33,8 @@ cross_validate    leave-one-primary-out cross-validation of calibrate
 CalibrationResult result of calibrate: factors with intervals, fit per primary, fitted cells
 load_autopsy      published autopsy series of metastatic sites by primary (DiSibio 2008)
 load_receptivity  read saved receptivity factors into a CellProfile
-CircnetError      base of every circnet error (and BodyError, BodyFileError, ...)
+CircnetError      base of every circnet error (and BodyError, BodyFileError, ParameterError,
+                  UnknownNameError, CheckpointError, SolverError, OptionalDependencyError)
 """
 
 import logging as _logging
@@ -64,7 +65,9 @@ from .errors import (
     BodyFileError,
     CheckpointError,
     CircnetError,
+    OptionalDependencyError,
     ParameterError,
+    SolverError,
     UnknownNameError,
 )
 from .io import read_body, write_body
@@ -116,6 +119,8 @@ __all__ = [
     "ParameterError",
     "UnknownNameError",
     "CheckpointError",
+    "SolverError",
+    "OptionalDependencyError",
 ]
 
 # library logging: silent unless the application configures the "circnet" logger
