@@ -6,12 +6,19 @@ scored involvements, and the multinomial deviance and Spearman correlation of
 * ``uniform``   every scored site equally likely;
 * ``soil``      soil-only: each site's frequency pooled over all DiSibio & French 2008
                 primaries (the training series; nothing from the validation series);
-* ``anatomy``   circnet's default ``TransportModel(default_body(sex)).fates(primary)``,
+* ``anatomy``   circnet's anatomy model with its default population of cells,
+                ``TransportModel(default_body(sex), CellPopulation.default(body))``,
                 colony and node fates summed into each site spec (sex by primary: the
                 first of the male and female default bodies that has the primary organ);
+* ``profile``   the same body with the single default ``CellProfile()`` (one 15 um cell,
+                no shunt, adhesion, tissue lymph or transcoelomic shedding), for contrast;
 
 then, on Font-Clos et al.'s 13 sites only (primaries they model), the same baselines,
 anatomy and their published blood-flow matrix (``circnet/data/fontclos2020_model.csv``).
+The training series DiSibio & French 2008 is scored the same way, in-sample, for
+reference only (soil is fitted to it). Then the done-when checks of issue 12 (top three
+distant sites of breast and prostate primaries, the lead site of lung primaries), the
+per-pass lodging of the default population, and its time in blood.
 All models of one table are scored on the same rows (see ``circnet.scoring``: predictions
 renormalised over the scored sites, floor 1e-6). Finally, the involvements circnet cannot
 score: sites or primaries it lacks, sites absent from the primary's body, and sites its
@@ -67,7 +74,11 @@ def main() -> str:
     args = ap.parse_args()
     t0 = time.perf_counter()
     bodies = {sex: circnet.default_body(sex) for sex in ("male", "female")}
-    models = {sex: circnet.TransportModel(g) for sex, g in bodies.items()}
+    models = {
+        sex: circnet.TransportModel(g, circnet.CellPopulation.default(g))
+        for sex, g in bodies.items()
+    }
+    profiles = {sex: circnet.TransportModel(g) for sex, g in bodies.items()}
 
     def sex_of(primary: str) -> str:
         return "male" if primary in circnet.organs(bodies["male"]) else "female"
@@ -84,15 +95,29 @@ def main() -> str:
         "observed frequencies). rho: Spearman correlation of observed counts and prediction",
         "(uniform has none). n: involvements scored. Predictions renormalised over the scored",
         "sites, floor 1e-6 (circnet.scoring). soil = DiSibio & French 2008 pooled site",
-        "frequencies (training only). anatomy = circnet default TransportModel fates.",
+        "frequencies (training only). anatomy = circnet default body with the default",
+        "CellPopulation; profile = the same body with the single default CellProfile.",
         "",
     ]
     grand_unscorable: dict[str, int] = {}
     grand_total = 0
     totals = []
-    for name, title in SERIES.items():
-        val = circnet.load_autopsy(DATA / f"autopsy_{name}.csv")
-        raw = circnet.load_autopsy(DATA / f"autopsy_{name}.csv", raw=True)
+    fate_cache: dict[tuple[str, str, str], pd.Series] = {}
+
+    def fates_of(kind: str, sex: str, primary: str) -> pd.Series:
+        key = (kind, sex, primary)
+        if key not in fate_cache:
+            fate_cache[key] = (models if kind == "anatomy" else profiles)[sex].fates(primary)
+        return fate_cache[key]
+
+    checks: dict[str, pd.DataFrame] = {}
+    for name, title in {
+        **SERIES,
+        "disibio2008": "DiSibio & French 2008 (training, in-sample)",
+    }.items():
+        path = DATA / f"autopsy_{name}.csv"
+        val = circnet.load_autopsy(path if name in SERIES else name)
+        raw = circnet.load_autopsy(path if name in SERIES else name, raw=True)
         total = int(raw["count"].sum())
         dropped = val.attrs["dropped"]
         no_primary = dropped["reason"].str.endswith("primary not in circnet")
@@ -104,30 +129,37 @@ def main() -> str:
             "site not in the primary's body": 0,
             "site circnet's anatomy cannot reach": 0,
         }
-        anat_rows, keep = [], []
+        anat_rows, prof_rows, keep = [], [], []
         for r in val.itertuples():
             sex = sex_of(r.primary)
             fates = site_fates(bodies[sex], r.primary, r.site)
             if fates is None:
                 unscorable["site not in the primary's body"] += int(r.count)
                 continue
-            f = models[sex].fates(r.primary)
+            f = fates_of("anatomy", sex, r.primary)
             p = float(sum(f.get(x, 0.0) for x in fates))
             if p <= 0.0:
                 unscorable["site circnet's anatomy cannot reach"] += int(r.count)
                 continue
+            g = fates_of("profile", sex, r.primary)
             anat_rows.append((r.primary, r.site, p))
+            prof_rows.append((r.primary, r.site, float(sum(g.get(x, 0.0) for x in fates))))
             keep.append(r.Index)
         scored = val.loc[keep]
         obs = count_matrix(scored)
-        anatomy = pd.DataFrame(anat_rows, columns=["primary", "site", "p"]).pivot(
-            index="primary", columns="site", values="p"
+        anatomy, profile = (
+            pd.DataFrame(rows, columns=["primary", "site", "p"]).pivot(
+                index="primary", columns="site", values="p"
+            )
+            for rows in (anat_rows, prof_rows)
         )
+        checks[name] = anatomy
         sites = list(obs.columns)
         preds = {
             "uniform": uniform_prediction(sites),
-            "soil": soil_only_prediction(train, sites),
+            "soil": soil_only_prediction(train, sites, missing="zero"),
             "anatomy": anatomy,
+            "profile": profile,
         }
         res = {k: score_predictions(obs, v) for k, v in preds.items()}
         lines += [f"## {title} (`{name}`): all scorable sites", ""]
@@ -141,8 +173,9 @@ def main() -> str:
             fsites = list(fc_obs.columns)
             fpreds = {
                 "uniform": uniform_prediction(fsites),
-                "soil": soil_only_prediction(train, fsites),
+                "soil": soil_only_prediction(train, fsites, missing="zero"),
                 "anatomy": anatomy,
+                "profile": profile,
                 "fontclos": fc_wide,
             }
             fres = {k: score_predictions(fc_obs, v) for k, v in fpreds.items()}
@@ -152,7 +185,8 @@ def main() -> str:
         lines += [f"Unscorable involvements in `{name}` (of {total}):", ""]
         for why, c in unscorable.items():
             lines.append(f"- {why}: {c} ({100 * c / total:.1f} %)")
-            grand_unscorable[why] = grand_unscorable.get(why, 0) + c
+            if name in SERIES:
+                grand_unscorable[why] = grand_unscorable.get(why, 0) + c
         u = sum(unscorable.values())
         lines += [f"- **total: {u} of {total} ({100 * u / total:.1f} %)**"]
         scorable_primaries = total - unscorable["primary circnet lacks"]
@@ -162,7 +196,8 @@ def main() -> str:
             f"({100 * (u - unscorable['primary circnet lacks']) / scorable_primaries:.1f} %)",
             "",
         ]
-        grand_total += total
+        if name in SERIES:
+            grand_total += total
     lines += [
         "## Totals",
         "",
@@ -184,6 +219,11 @@ def main() -> str:
         f"({100 * u / grand_total:.1f} %)**: "
         + "; ".join(f"{k} {v}" for k, v in grand_unscorable.items()),
         "",
+    ]
+    lines += done_checks(checks, bodies)
+    lines += residence(models)
+    lines += [
+        "",
         f"circnet {circnet.__version__}; run time {time.perf_counter() - t0:.1f} s.",
     ]
     text = "\n".join(lines) + "\n"
@@ -192,6 +232,56 @@ def main() -> str:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
     return text
+
+
+def done_checks(checks: dict[str, pd.DataFrame], bodies: dict[str, nx.DiGraph]) -> list[str]:
+    """Top three distant sites (scored sites other than regional nodes) per primary."""
+    out = ["", "## Done-when checks: top distant sites (anatomy model, scored sites)", ""]
+    out += ["| series | primary | top 3 distant sites (anatomy) | observed top 3 |"]
+    out += ["| --- | --- | --- | --- |"]
+    for name in (*SERIES, "disibio2008"):
+        anat = checks[name]
+        obs = count_matrix(circnet.load_autopsy(DATA / f"autopsy_{name}.csv"))
+        for primary in ("breast", "prostate", "lung"):
+            if primary not in anat.index:
+                continue
+            row = anat.loc[primary].dropna().drop(["regional_nodes", primary], errors="ignore")
+            o = obs.loc[primary].dropna().drop(["regional_nodes", primary], errors="ignore")
+            top = ", ".join(f"{s} {row[s] / row.sum():.2f}" for s in row.nlargest(3).index)
+            otop = ", ".join(f"{s} {o[s] / o.sum():.2f}" for s in o.nlargest(3).index)
+            out.append(f"| {name} | {primary} | {top} | {otop} |")
+    return out + [""]
+
+
+def residence(models: dict[str, circnet.TransportModel]) -> list[str]:
+    """Per-pass lodging of the default population and its time in blood."""
+    m = models["female"]
+    lodg = m.lodging_table(by_subpopulation=True)
+    out = ["## Per-pass arrest of the default population (female body)", ""]
+    out += md(m.population.to_frame(), "{:.3f}") + [""]
+    out += md(lodg, "{:.3f}") + [""]
+    out += ["## Time in blood before first arrest (or death in blood), exact", ""]
+    res = pd.concat(
+        [
+            models["female"].blood_residence(["breast", "lung", "colon_rectum"]),
+            models["male"].blood_residence(["prostate"]),
+        ]
+    )
+    out += md(res, "{:.3g}") + [""]
+    out += [
+        "CTC half-life measured after resection: 1-2.4 h (Meng S et al. 2004 Clin Cancer Res",
+        "10:8152); a half-life of 1-2.4 h means 50-71 % still in blood at 1 h, 25-50 % at 2 h.",
+    ]
+    return out
+
+
+def md(df: pd.DataFrame, fmt: str) -> list[str]:
+    """A DataFrame as markdown table lines (numbers with ``fmt``)."""
+    head = f"| {df.index.name or ''} | " + " | ".join(str(c) for c in df.columns) + " |"
+    out = [head, "| --- |" + " ---: |" * len(df.columns)]
+    for i, r in df.iterrows():
+        out.append(f"| {i} | " + " | ".join(fmt.format(float(v)) for v in r) + " |")
+    return out
 
 
 def table(res: dict[str, pd.DataFrame], obs: pd.DataFrame) -> list[str]:

@@ -127,7 +127,8 @@ def capillary_tree_body(
     model = circnet.TransportModel(body)
     cells = model.cells
     lodging = model.lodging_table()
-    beds = {d["organ"]: n for n, d in body.nodes(data=True) if d["kind"] == "capillary_bed"}
+    # a lymph node's blood bed (issue 12) has no organ: keyed by its node name
+    beds = {d.get("organ", n): n for n, d in body.nodes(data=True) if d["kind"] == "capillary_bed"}
     pools = [n for n, d in body.nodes(data=True) if d["kind"] == "pool"]
     organs = list(beds)
     inflow = np.array(
@@ -199,7 +200,7 @@ def capillary_tree_body(
     def entry(node) -> int:
         if node in index:
             return index[node]
-        organ = body.nodes[node]["organ"]
+        organ = body.nodes[node].get("organ", node)
         return offsets[organ][0]  # arterial root of the bed
 
     death = cells.death_rate_blood

@@ -11,11 +11,15 @@ lymph_nodes       lymph-node groups of a body
 balance_flows     rebalance flows after an edit, keeping each node's split
 scale_organ_flow  give one organ more or less of the cardiac output
 CellProfile       parameters of a detached cell and its hosts, with units and sources
+CellPopulation    weighted subpopulations of cells (sizes, clusters); the default is sourced
 TransportModel    body + cells -> labelled states, sparse generator; fates, times, propagation
 AbsorbingChain    the sparse linear algebra of an absorbing Markov chain
 read_body         read a body from GraphML, node-link JSON or YAML (validated)
 write_body        write a body atomically, format by suffix
 render_html       write a self-contained interactive HTML view of a body (and an overlay)
+view, View        the same view as an object: shown inline by Jupyter, .save(path)
+show              show a view: inline in a notebook, else in the web browser
+draw_body         static matplotlib figure of the body network (same layout and colours)
 plot_fates        bar chart of fate probabilities, one or several primaries (PNG/SVG)
 plot_propagation  where released cells are over time, by state group (PNG/SVG)
 plot_course       a disease course: burden per site (log), event timeline (PNG/SVG)
@@ -39,6 +43,7 @@ CircnetError      base of every circnet error (and BodyError, BodyFileError, Par
 
 import logging as _logging
 
+from ._notebook import View, show, view
 from ._version import __version__ as __version__
 from .body import (
     balance_flows,
@@ -71,7 +76,8 @@ from .errors import (
     UnknownNameError,
 )
 from .io import read_body, write_body
-from .plots import plot_calibration, plot_course, plot_fates, plot_propagation
+from .plots import draw_body, plot_calibration, plot_course, plot_fates, plot_propagation
+from .population import CellPopulation
 from .render import render_html
 from .report import course_report
 from .transport import AbsorbingChain, FateResult, TransportModel
@@ -87,12 +93,17 @@ __all__ = [
     "balance_flows",
     "scale_organ_flow",
     "CellProfile",
+    "CellPopulation",
     "TransportModel",
     "AbsorbingChain",
     "FateResult",
     "read_body",
     "write_body",
     "render_html",
+    "view",
+    "View",
+    "show",
+    "draw_body",
     "plot_fates",
     "plot_propagation",
     "plot_course",

@@ -34,7 +34,7 @@ def format_summary(body: nx.DiGraph) -> str:
     arterial = sum(float(d["flow"]) for _, _, d in body.out_edges(heart, data=True))
     co = float(body.graph.get("cardiac_output") or arterial)
     name = body.graph.get("name", "body")
-    lymph_total = float(table["lymph_outflow_ml_min"].sum())
+    lymph_total = float(table.loc[table["kind"] == "organ", "lymph_outflow_ml_min"].sum())
     head = (
         f"{'organ':<17}{'blood in':>10}{'% of CO':>9}{'lymph out':>11}  "
         f"{'first bed':<11}{'capillary':>9}  first lymph nodes"

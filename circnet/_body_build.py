@@ -24,11 +24,20 @@ import yaml
 
 from ._files import data_text, read_data_csv
 
-__all__ = ["UNITS", "TABLES", "tables", "reference_cardiac_output", "build_reference_body"]
+__all__ = [
+    "UNITS",
+    "TABLES",
+    "PLEXUS",
+    "tables",
+    "reference_cardiac_output",
+    "build_reference_body",
+]
 
 UNITS = {"flow": "mL/min", "volume": "mL", "diameter": "um", "time": "min"}
 #: The CSV tables the default body is built from (each row carries a ``source``).
 TABLES = ("blood_flow", "capillaries", "lymph_nodes")
+#: Name of the vertebral venous plexus pool (Batson) in the default body.
+PLEXUS = "vertebral_venous_plexus"
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +88,11 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
     phys = t["physiology"]
     blood_volume = float(phys["blood_volume_ml"][sex])
     col = f"{sex}_pct_co"
+    node_share = float(phys["lymph_node_blood_flow_pct_co"][sex]) / 100.0
+    plexus = phys["vertebral_venous_plexus"]
 
-    # organ shares of cardiac output
+    # organ shares of cardiac output; the remainder row takes what the named rows and the
+    # lymph-node beds leave
     rows = [r for r in t["blood_flow"] if r[col].strip()]
     shares: dict[str, float] = {}
     for r in rows:
@@ -88,9 +100,10 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
             shares[r["organ"]] = float(r[col]) / 100.0
     for r in rows:
         if r[col].strip() == "remainder":
-            shares[r["organ"]] = 1.0 - sum(shares.values())
+            shares[r["organ"]] = 1.0 - node_share - sum(shares.values())
     diam = {r["organ"]: float(r["diameter_um"]) for r in t["capillaries"]}
     row_of = {r["organ"]: r for r in rows}
+    venous = {o: _split(r["venous_drainage"]) for o, r in row_of.items()}
 
     g = nx.DiGraph()
     g.graph.update(
@@ -122,10 +135,17 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
         label="Portal vein",
         volume=float(phys["portal_vein_volume_ml"]["value"]),
     )
+    if any(PLEXUS in v for v in venous.values()):
+        g.add_node(
+            PLEXUS,
+            kind="pool",
+            label="Vertebral venous plexus (Batson)",
+            volume=float(plexus["volume_ml"]),
+        )
 
     # arterial flows and bed throughput
     arterial = {o: s * co for o, s in shares.items()}
-    portal_in = sum(arterial[o] for o, r in row_of.items() if r["venous_drainage"] == "portal_vein")
+    portal_in = sum(arterial[o] * venous[o].get("portal_vein", 0.0) for o in row_of)
     through = dict(arterial)
     through["liver"] = arterial["liver"] + portal_in
     # lymph per organ, apportioned by blood flow through the bed (assumption documented in data/)
@@ -134,9 +154,14 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
     with_lymph = [o for o in shares if o not in no_lymph and row_of[o]["lymph_nodes"].strip()]
     denom = sum(through[o] for o in with_lymph)
     lymph = {o: (lymph_total * through[o] / denom if o in with_lymph else 0.0) for o in shares}
+    # the plexus takes its share of each organ's venous outflow and drains through a marrow bed
+    to_plexus = {o: (through[o] - lymph[o]) * venous[o].get(PLEXUS, 0.0) for o in row_of}
+    plexus_bed = str(plexus["drains_to"])
+    if PLEXUS in g:
+        through[plexus_bed] += sum(to_plexus.values())
 
     systemic_cap = bvf["systemic_capillaries"] * blood_volume
-    systemic_through = sum(v for o, v in through.items() if o != "lung")
+    systemic_through = sum(v for o, v in through.items() if o != "lung") + node_share * co
     for organ, r in row_of.items():
         bed, tissue = f"{organ}_bed", organ
         if organ == "lung":
@@ -152,19 +177,22 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
             volume=vol,
         )
         g.add_node(tissue, kind="tissue", organ=organ, label=r["label"])
+        if r.get("serosal", "").strip().lower() == "true":
+            g.nodes[tissue]["serosal"] = True
+        if r.get("cavity", "").strip():
+            g.nodes[tissue]["cavity"] = r["cavity"].strip()
         g.add_edge("left_heart", bed, channel="blood", flow=arterial[organ])
         g.add_edge(bed, tissue, channel="lymph", flow=lymph[organ])
     # venous drainage: the gut's, spleen's and pancreas's veins join in the portal vein,
     # which feeds the liver sinusoids together with the hepatic artery
-    for organ, r in row_of.items():
+    for organ in row_of:
         if organ in ("lung", "liver"):
             continue
-        g.add_edge(
-            f"{organ}_bed",
-            r["venous_drainage"],
-            channel="blood",
-            flow=through[organ] - lymph[organ],
-        )
+        out = through[organ] - lymph[organ]
+        for target, share in venous[organ].items():
+            g.add_edge(f"{organ}_bed", target, channel="blood", flow=out * share)
+    if PLEXUS in g:
+        g.add_edge(PLEXUS, f"{plexus_bed}_bed", channel="blood", flow=sum(to_plexus.values()))
     portal = sum(d["flow"] for _, _, d in g.in_edges("portal_vein", data=True))
     g.add_edge("portal_vein", "liver_bed", channel="blood", flow=portal)
     g.add_edge(
@@ -174,6 +202,7 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
         flow=arterial["liver"] + portal - lymph["liver"],
     )
     _add_lymphatics(g, t, phys, row_of, lymph)
+    _add_node_beds(g, t, node_share * co, systemic_cap / systemic_through)
 
     # close the circulation through the heart and lungs
     vr = sum(d["flow"] for _, _, d in g.in_edges("venous_return", data=True))
@@ -182,6 +211,29 @@ def build_reference_body(sex: str, co: float) -> nx.DiGraph:
     lung_out = vr + arterial["lung"] - lymph["lung"]
     g.add_edge("lung_bed", "left_heart", channel="blood", flow=lung_out)
     return g
+
+
+def _add_node_beds(
+    g: nx.DiGraph, t: Mapping[str, Any], flow: float, volume_per_flow: float
+) -> None:
+    """A blood-side bed ``<group>_hev`` for each lymph-node group of ``g``, sharing ``flow``
+    (mL/min) by the groups' ``hev_weight``: left heart -> bed -> venous return."""
+    phys = t["physiology"]
+    weight = {r["node"]: float(r["hev_weight"]) for r in t["lymph_nodes"] if r["node"] in g}
+    total = sum(weight.values())
+    diameter = float(phys["lymph_node_capillary_diameter_um"]["value"])
+    for group, w in weight.items():
+        bed, f = f"{group}_hev", flow * w / total
+        g.add_node(
+            bed,
+            kind="capillary_bed",
+            node_group=group,
+            label=f"{g.nodes[group]['label']}: blood capillaries and HEVs",
+            diameter=diameter,
+            volume=volume_per_flow * f,
+        )
+        g.add_edge("left_heart", bed, channel="blood", flow=f)
+        g.add_edge(bed, "venous_return", channel="blood", flow=f)
 
 
 def _add_lymphatics(

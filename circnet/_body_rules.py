@@ -71,6 +71,98 @@ def _flow_problem(u: Any, v: Any, data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _balance_problems(graph: nx.DiGraph, n: Any, kind: str | None) -> list[str]:
+    """Flow balance at node ``n`` (valid flows only): sums that cannot overflow to NaN.
+
+    The flows are summed exactly (``math.fsum``) after scaling by the largest, so a
+    sum too large for a float is reported, never compared as ``inf - inf``.
+    """
+    fin = [float(d["flow"]) for _, _, d in graph.in_edges(n, data=True)]
+    fout = [float(d["flow"]) for _, _, d in graph.out_edges(n, data=True)]
+    scale = max(fin + fout, default=0.0)
+    if scale == 0:
+        isolated = kind != "tissue"
+        return [f"node {n!r}: no flow reaches or leaves it (isolated)"] if isolated else []
+    sin, sout = math.fsum(f / scale for f in fin), math.fsum(f / scale for f in fout)
+    out = []
+    for side, s in (("into", sin), ("out of", sout)):
+        if math.isinf(s * scale):
+            out.append(
+                f"node {n!r}: the flows {side} it sum to more than the largest float "
+                f"(about {s:.6g} x {scale:.6g} mL/min)"
+            )
+    if abs(sin - sout) > FLOW_RTOL * max(sin, sout):
+        out.append(
+            f"node {n!r}: flows do not balance: in {_shown(sin * scale, sout * scale)} mL/min, "
+            f"out {_shown(sout * scale, sin * scale)} mL/min (relative tolerance {FLOW_RTOL:g})"
+        )
+    return out
+
+
+def _shown(x: float, other: float) -> str:
+    """``x`` rounded (no float noise: 6695, not 6694.999999999999), with the fewest significant
+    digits, from 6 up to 12, that tell it apart from ``other``."""
+    digits = next((d for d in range(6, 13) if f"{x:.{d}g}" != f"{other:.{d}g}"), 17)
+    return f"{x:.{digits}g}"
+
+
+def _site_problems(graph: nx.DiGraph, kinds: Mapping[Any, str | None]) -> list[str]:
+    """The site attributes: a capillary bed belongs to an ``organ`` (and feeds its tissue) or
+    to a lymph-node group (``node_group``, the blood bed of that node), never both; a
+    tissue's ``serosal`` is a bool and its ``cavity`` names an organ with a serosal tissue."""
+    out: list[str] = []
+    serosal = {
+        d.get("organ")
+        for n, d in graph.nodes(data=True)
+        if kinds.get(n) == "tissue" and d.get("serosal") is True
+    }
+    node_beds: dict[Any, list[Any]] = {}
+    for n, d in graph.nodes(data=True):
+        k = kinds.get(n)
+        if k == "capillary_bed":
+            organ, group = d.get("organ"), d.get("node_group")
+            if organ is not None and group is not None:
+                out.append(
+                    f"node {n!r}: a capillary_bed carries either `organ` or `node_group` "
+                    f"(the blood bed of a lymph node), not both (got {organ!r} and {group!r})"
+                )
+            elif group is None and not isinstance(organ, str):
+                out.append(
+                    f"node {n!r}: a capillary_bed must carry its `organ` as a string "
+                    "(or `node_group`, the lymph node it supplies)"
+                )
+            elif organ is None and kinds.get(group) != "lymph_node":
+                out.append(f"node {n!r}: `node_group` {group!r} is not a lymph_node of this body")
+            elif organ is None:
+                node_beds.setdefault(group, []).append(n)
+                for v in graph.successors(n):
+                    if kinds.get(v) == "tissue":
+                        out.append(
+                            f"edge {n!r} -> {v!r}: the blood bed of lymph node {group!r} "
+                            "feeds no tissue (a cell arrested there enters the node)"
+                        )
+        for attr in ("serosal", "cavity"):
+            if attr in d and k != "tissue":
+                out.append(f"node {n!r}: `{attr}` belongs on a tissue node (this is a {k})")
+        if k != "tissue":
+            continue
+        if "serosal" in d and not isinstance(d["serosal"], bool):
+            out.append(f"node {n!r}: `serosal` must be True or False (got {d['serosal']!r})")
+        if "cavity" in d:
+            cavity = d["cavity"]
+            if cavity == d.get("organ"):
+                out.append(f"node {n!r}: organ {cavity!r} cannot lie in its own cavity")
+            elif cavity not in serosal:
+                out.append(
+                    f"node {n!r}: `cavity` {cavity!r} must name an organ whose tissue "
+                    "has serosal=True"
+                )
+    for group, ns in node_beds.items():
+        if len(ns) > 1:
+            out.append(f"lymph node {group!r} has more than one blood bed: {sorted(map(str, ns))}")
+    return out
+
+
 def problems(graph: Any) -> list[str]:
     """List every rule of the body model that ``graph`` breaks (empty if valid).
 
@@ -100,7 +192,7 @@ def problems(graph: Any) -> list[str]:
             out.append(f"node {n!r}: unknown kind {k!r} (expected one of {', '.join(NODE_KINDS)})")
             k = None
         kinds[n] = k
-        if k in ("capillary_bed", "tissue") and not isinstance(d.get("organ"), str):
+        if k == "tissue" and not isinstance(d.get("organ"), str):
             out.append(f"node {n!r}: a {k} must carry its `organ` as a string")
         for attr in ("volume", "diameter"):
             if attr in d:
@@ -119,15 +211,17 @@ def problems(graph: Any) -> list[str]:
     if not any(k == "pool" for k in kinds.values()):
         out.append("the graph has no `pool` node: blood has nowhere to mix")
 
-    flows_ok = True
+    unsure: set[Any] = set()  # nodes with an edge of bad flow: their balance is unknown
     for u, v, d in graph.edges(data=True):
+        if u == v:
+            out.append(f"edge {u!r} -> {v!r}: a self-loop (an edge from a node to itself)")
         ch = d.get("channel")
         if ch not in CHANNELS:
             out.append(f"edge {u!r} -> {v!r}: unknown channel {ch!r} (expected 'blood' or 'lymph')")
         msg = _flow_problem(u, v, d)
         if msg:
             out.append(msg)
-            flows_ok = False
+            unsure.update((u, v))
         ku, kv = kinds.get(u), kinds.get(v)
         if ku and kv and ch in CHANNELS:
             allowed = _ALLOWED_EDGES.get((ku, kv), set())
@@ -174,30 +268,27 @@ def problems(graph: Any) -> list[str]:
                     f"node {tnode!r}: a tissue is fed by exactly one capillary bed "
                     f"(got {len(preds)} in-edges)"
                 )
-    if not flows_ok:
-        return out
-    # balance
+    out.extend(_site_problems(graph, kinds))
+    # balance, at every node whose flows are all valid numbers
     for n in graph.nodes:
-        fin = sum(float(d["flow"]) for _, _, d in graph.in_edges(n, data=True))
-        fout = sum(float(d["flow"]) for _, _, d in graph.out_edges(n, data=True))
-        if abs(fin - fout) > FLOW_RTOL * max(fin, fout):
-            out.append(
-                f"node {n!r}: flows do not balance: in {fin!r} mL/min, out {fout!r} mL/min "
-                f"(relative tolerance {FLOW_RTOL:g})"
-            )
-        if fin == 0 and fout == 0 and kinds.get(n) != "tissue":
-            out.append(f"node {n!r}: no flow reaches or leaves it (isolated)")
-    # reachability over positive-flow edges
+        if n not in unsure:
+            out.extend(_balance_problems(graph, n, kinds.get(n)))
+
+    # reachability over positive-flow edges (an edge of bad flow counts as present)
+    def flowing(d: Mapping[str, Any]) -> bool:
+        return _flow_problem(None, None, d) is not None or float(d["flow"]) > 0
+
     pos = nx.DiGraph()
     pos.add_nodes_from(
         n
         for n in graph
-        if not (kinds.get(n) == "tissue" and graph.in_degree(n, weight="flow") == 0)
+        if not (
+            kinds.get(n) == "tissue"
+            and not any(flowing(d) for _, _, d in graph.in_edges(n, data=True))
+        )
     )
     pos.add_edges_from(
-        (u, v)
-        for u, v, d in graph.edges(data=True)
-        if float(d["flow"]) > 0 and u in pos and v in pos
+        (u, v) for u, v, d in graph.edges(data=True) if flowing(d) and u in pos and v in pos
     )
     pools = [n for n, k in kinds.items() if k == "pool" and n in pos]
     if pools and pos.number_of_nodes():
@@ -220,7 +311,11 @@ def validate(graph: Any) -> nx.DiGraph:
     """Check that ``graph`` is a consistent body; raise :class:`~circnet.BodyError` if not.
 
     Rules: a ``networkx.DiGraph``; every node has a known ``kind``; beds and tissues
-    carry their ``organ``, and each bed feeds exactly its own tissue; pools, beds,
+    carry their ``organ``, and each bed feeds exactly its own tissue, except the blood
+    bed of a lymph node, which carries ``node_group`` (an existing ``lymph_node``)
+    instead of ``organ`` and feeds no tissue (one per node group); a tissue's
+    ``serosal`` is True or False, and its ``cavity`` names another organ whose tissue is
+    ``serosal``; pools, beds,
     lymph nodes and ducts have a positive ``volume``, beds a ``diameter``; every edge
     has a known ``channel`` and a finite, non-negative ``flow`` (zero only on a
     bed-to-tissue edge) and joins kinds that the anatomy allows (blood between pools

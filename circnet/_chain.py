@@ -23,6 +23,7 @@ backward error against :data:`RESIDUAL_TOL` (refined up to three times) and a
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from functools import cached_property
@@ -37,6 +38,8 @@ from ._validation import check_choice
 from .errors import ParameterError, SolverError
 
 __all__ = ["AbsorbingChain", "RESIDUAL_TOL", "METHODS"]
+
+logger = logging.getLogger(__name__)
 
 #: Largest relative residual accepted from a linear solve before refinement / error.
 RESIDUAL_TOL = 1e-10
@@ -92,6 +95,8 @@ class AbsorbingChain:
         self._m = (-q[:nt, :nt]).tocsc()
         self._r = q[:nt, nt:].tocsc()
         self.method = _choose_method(self._m) if method == "auto" else method
+        how = "chosen by structure" if method == "auto" else "as asked"
+        logger.debug("absorbing chain: %d transient states, %s solver (%s)", nt, self.method, how)
 
     # ------------------------------------------------------------------ solves
     @cached_property
@@ -183,6 +188,9 @@ class AbsorbingChain:
             rel = float(np.abs(res).max()) / scale
             if rel <= RESIDUAL_TOL:
                 return x
+            logger.info(
+                "solve: relative residual %.2e > %g, refining (%s)", rel, RESIDUAL_TOL, self.method
+            )
             if self.method == "direct":
                 x = x + self._lu.solve(res, trans="T" if transpose else "N")
             else:
@@ -222,8 +230,12 @@ class AbsorbingChain:
         return out.reshape((-1,) + p.shape[1:])
 
     @cached_property
-    def _pattern(self) -> sp.csr_array:
-        return sp.csr_array((self.generator != 0).astype(np.int8))
+    def _pattern(self) -> sp.csr_matrix:
+        # float64 CSR matrix with sorted indices: what csgraph validates every call to,
+        # so each breadth-first search does not copy the pattern again
+        m = sp.csr_matrix((self.generator != 0).astype(np.float64))
+        m.sort_indices()
+        return m
 
     def absorption(self, p0: Any) -> np.ndarray:
         """Absorption probabilities over the absorbing states, from ``p0``."""

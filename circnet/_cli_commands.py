@@ -19,6 +19,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import overload
 
 import networkx as nx
 import numpy as np
@@ -26,8 +27,9 @@ import pandas as pd
 
 from .__main__ import format_summary
 from ._cli_output import plain, print_json, say, table, text
+from ._figure import PLOT_FORMATS
 from ._progress import Progress, progress
-from ._validation import check_int, check_number
+from ._validation import check_int, check_number, check_path
 from .body import default_body, lymph_nodes, organs, problems
 from .course import resume_course, simulate_course
 from .ensemble import run_config
@@ -100,26 +102,80 @@ def _site(body: nx.DiGraph, name: str) -> str:
     return site
 
 
+# --------------------------------------------------------------------------- outputs, seeds
+_HTML = (".html", ".htm")
+_CHECKPOINT = (".npz",)
+
+
+@overload
+def output_path(path: Path, option: str, suffixes: tuple[str, ...], what: str) -> Path: ...
+@overload
+def output_path(path: None, option: str, suffixes: tuple[str, ...], what: str) -> None: ...
+def output_path(
+    path: Path | None, option: str, suffixes: tuple[str, ...], what: str
+) -> Path | None:
+    """``path`` checked before any work starts, or None if the option was not given.
+
+    A directory, a parent folder that is missing or is a file, or a folder that cannot
+    be written is refused, naming the user's path and the reason (no folder is ever
+    created). A path without a suffix gets ``suffixes[0]``, with a note; another suffix
+    is refused, since the file would not hold what its name says.
+
+    Examples
+    --------
+    >>> output_path(Path("report"), "--out", _HTML, "the report (an HTML page)")
+    PosixPath('report.html')
+    >>> output_path(Path("report.png"), "--out", _HTML, "the report (an HTML page)")
+    Traceback (most recent call last):
+    ...
+    circnet.errors.ParameterError: `--out` 'report.png': the report (an HTML page) needs a name ...
+    """
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise ParameterError(f"`{option}` {str(p)!r} is a directory; give a file name")
+    if not p.suffix:
+        p = p.with_name(p.name + suffixes[0])
+        say(f"circnet: note: {option} {str(path)!r} has no suffix; writing {str(p)!r}")
+    elif p.suffix.lower() not in suffixes:
+        raise ParameterError(
+            f"`{option}` {str(p)!r}: {what} needs a name ending in {_either(suffixes)} "
+            f"(got {p.suffix!r})"
+        )
+    return check_path(p, option, writable=True)
+
+
+def _either(suffixes: tuple[str, ...]) -> str:
+    return suffixes[0] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+
+
+def _seed(args: argparse.Namespace) -> int:
+    """The seed of the run: ``--seed``, or one drawn from fresh entropy and printed."""
+    if args.seed is not None:
+        return int(args.seed)
+    seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    say(f"circnet: seed {seed} (no --seed given; repeat this run with --seed {seed})")
+    return seed
+
+
 # --------------------------------------------------------------------------- commands
 def _cmd_body(args: argparse.Namespace) -> int:
+    formats = tuple(sorted(FORMATS))
+    out = output_path(args.out, "--out", (*_HTML, *formats), "the body (a view or a body file)")
     body = default_body(args.sex, cardiac_output=args.cardiac_output)
     print(format_summary(body))
-    if args.out is not None:
-        out = Path(args.out)
-        if out.suffix.lower() in (".html", ".htm"):
+    if out is not None:
+        if out.suffix.lower() in _HTML:
             render_html(body, out)
-        elif out.suffix.lower() in FORMATS:
-            write_body(body, out)
         else:
-            raise ParameterError(
-                f"--out {str(out)!r}: expected a .html file or a body file "
-                f"({', '.join(sorted(FORMATS))})"
-            )
+            write_body(body, out)
         say(f"wrote {out}")
     return 0
 
 
 def _cmd_fates(args: argparse.Namespace) -> int:
+    plot = output_path(args.plot, "--plot", tuple(PLOT_FORMATS), "the figure")
     body = _load_body(args)
     model = TransportModel(body)
     primaries = list(dict.fromkeys(_site(body, p) for p in args.primary))
@@ -153,24 +209,27 @@ def _cmd_fates(args: argparse.Namespace) -> int:
         print(table(rows, ["fate", *primaries]))
         if len(frame.index) - 1 > len(order):
             print(f"({len(frame.index) - 1 - len(order)} more fates: --top N or --json)")
-    if args.plot is not None:
+    if plot is not None:
         fates = model.fate_table(primaries) if len(primaries) > 1 else model.fates(primaries[0])
-        plot_fates(fates, args.plot)
-        say(f"wrote {args.plot}")
+        plot_fates(fates, plot)
+        say(f"wrote {plot}")
     return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    plot = output_path(args.plot, "--plot", tuple(PLOT_FORMATS), "the figure")
+    checkpoint = output_path(args.checkpoint, "--checkpoint", _CHECKPOINT, "a checkpoint")
     body = _load_body(args)
     model = TransportModel(body)
     primary = _site(body, args.primary)
+    seed = _seed(args)
     res = model.simulate(
         primary,
         args.cells,
         args.times,
-        rng=args.seed,
+        rng=seed,
         dt=args.dt,
-        checkpoint=args.checkpoint,
+        checkpoint=checkpoint,
         progress=args.progress,
     )
     frame = res.to_frame()
@@ -181,7 +240,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             {
                 "primary": primary,
                 "cells": int(args.cells),
-                "seed": args.seed,
+                "seed": seed,
                 "times_min": [float(t) for t in res.times],
                 "released": [int(x) for x in res.released],
                 "groups": {g: [int(x) for x in groups[g]] for g in groups.columns},
@@ -192,34 +251,36 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         times = [f"{text(t)} min" for t in res.times]
         rows = [[g, *(f"{int(x):,}" for x in groups[g])] for g in groups.columns]
         rows.append(["total", *(f"{int(x):,}" for x in res.released)])
-        print(f"{int(args.cells):,} cells released from {primary} (seed {args.seed}):")
+        print(f"{int(args.cells):,} cells released from {primary} (seed {seed}):")
         print(table(rows, ["where", *times]))
         last = frame.iloc[-1]
         top = last[last > 0].sort_values(ascending=False).head(10)
         print(f"\nlargest states at {times[-1]}:")
         print(table([[k, f"{int(v):,}"] for k, v in top.items()], ["state", "cells"]))
-    if args.plot is not None:
-        plot_propagation(res, args.plot, body=body, stacked=False)
-        say(f"wrote {args.plot}")
+    if plot is not None:
+        plot_propagation(res, plot, body=body, stacked=False)
+        say(f"wrote {plot}")
     return 0
 
 
-def _course_notes(args: argparse.Namespace, body: nx.DiGraph, seconds: float) -> list[str]:
+def _course_notes(
+    args: argparse.Namespace, body: nx.DiGraph, seconds: float, seed: int | None
+) -> list[str]:
     src = str(args.body) if args.body is not None else body.graph.get("name", "reference body")
     cmd = ["circnet course", f"--primary {args.primary}", f"--years {args.years:g}"]
     if args.sex:
         cmd.append(f"--sex {args.sex}")
     if args.body is not None:
         cmd.append(f"--body {args.body}")
-    if args.seed is not None:
-        cmd.append(f"--seed {args.seed}")
+    if seed is not None:
+        cmd.append(f"--seed {seed}")
     if args.surgery_day is not None:
         cmd.append(f"--surgery-day {args.surgery_day:g}")
     if args.inhibitor_from_day is not None:
         cmd.append(f"--inhibitor-from-day {args.inhibitor_from_day:g}")
-    seed = "none (a fresh random course)" if args.seed is None else str(args.seed)
+    shown = f"the one stored in {args.checkpoint}" if seed is None else str(seed)
     return [
-        f"Body: {src}. Seed: {seed}. Simulated in {seconds:.1f} s.",
+        f"Body: {src}. Seed: {shown}. Simulated in {seconds:.1f} s.",
         "Command: " + " ".join(cmd),
     ]
 
@@ -229,32 +290,48 @@ def _day(value: float | None, option: str) -> float | None:
 
 
 def _cmd_course(args: argparse.Namespace) -> int:
+    out = output_path(args.out, "--out", _HTML, "the report (an HTML page)")
+    checkpoint = output_path(args.checkpoint, "--checkpoint", _CHECKPOINT, "a checkpoint")
     body = _load_body(args)
     primary = _site(body, args.primary)
     surgery_day = _day(args.surgery_day, "--surgery-day")
     inhibitor_from_day = _day(args.inhibitor_from_day, "--inhibitor-from-day")
-    stages = ["course"] + (["fates", "propagation", "report"] if args.out else [])
+    resume = checkpoint is not None and checkpoint.exists()
+    # resuming: the seed stored in the checkpoint (checked against --seed when given)
+    seed = (None if args.seed is None else int(args.seed)) if resume else _seed(args)
+    stages = ["course"] + (["fates", "propagation", "report"] if out else [])
     with Progress(progress(len(stages), "", args.progress, unit="stage")) as bar:
         bar.describe(f"simulating {args.years:g} years")
         model = TransportModel(body)
         t0 = time.perf_counter()
-        if args.checkpoint is not None and Path(args.checkpoint).exists():
-            say(f"circnet: resuming from {args.checkpoint}")
-            res = resume_course(args.checkpoint, model, checkpoint_every=args.checkpoint_every)
+        if checkpoint is not None and resume:
+            say(f"circnet: resuming from {checkpoint} (with the seed and arguments stored in it)")
+            # the file must hold this very course: the command's arguments are checked
+            expect = {
+                "primary": primary,
+                "years": args.years,
+                "surgery_day": surgery_day,
+                "inhibitor_from_day": inhibitor_from_day,
+            }
+            if args.seed is not None:
+                expect["rng"] = int(args.seed)
+            res = resume_course(
+                checkpoint, model, checkpoint_every=args.checkpoint_every, expect=expect
+            )
         else:
             res = simulate_course(
                 model,
                 primary,
                 args.years,
-                rng=args.seed,
+                rng=seed,
                 surgery_day=surgery_day,
                 inhibitor_from_day=inhibitor_from_day,
-                checkpoint=args.checkpoint,
+                checkpoint=checkpoint,
                 checkpoint_every=args.checkpoint_every,
             )
         seconds = time.perf_counter() - t0
         bar.update()
-        if args.out is not None:
+        if out is not None:
             bar.describe("fates of a shed cell")
             fates = model.fates(res.primary)
             bar.update()
@@ -268,27 +345,41 @@ def _cmd_course(args: argparse.Namespace) -> int:
             course_report(
                 res,
                 body,
-                args.out,
+                out,
                 fates=fates,
                 propagation=propagation,
-                notes=_course_notes(args, body, seconds),
+                notes=_course_notes(args, body, seconds, seed),
                 plots=not args.no_plots,
             )
             bar.update()
+    summary = dict(res.summary.items())
     if args.json:
-        print_json({k: plain(v) for k, v in res.summary.items()})
+        payload = {k: plain(v) for k, v in summary.items()}
+        payload["detectable_metastatic_sites"] = _sites(summary.get("detectable_metastatic_sites"))
+        print_json({**payload, "seed": seed})
     else:
-        print(f"Disease course from a primary in {res.primary} ({res.days:g} days):")
-        print(table([[str(k), text(v)] for k, v in res.summary.items()], ["", "value"]))
-    if args.out is not None:
-        say(f"wrote {args.out}: open it in a browser (e.g. xdg-open {args.out}); it works offline")
+        shown = "" if seed is None else f", seed {seed}"
+        print(f"Disease course from a primary in {res.primary} ({res.days:g} days{shown}):")
+        print(table([[str(k), text(v)] for k, v in summary.items()], ["", "value"]))
+    if out is not None:
+        say(f"wrote {out}: open it in a browser (e.g. xdg-open {out}); it works offline")
     return 0
 
 
+def _sites(value: object) -> list[str]:
+    """The detectable metastatic sites as a list (the summary holds them as text)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [s.strip() for s in value.split(",") if s.strip()]
+    return [str(s) for s in value]  # type: ignore[attr-defined]
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
+    out = output_path(args.out, "--out", _HTML, "the view (an HTML page)")
     body = read_body(args.file)
-    render_html(body, args.out, title=args.title, physics=args.physics)
-    say(f"wrote {args.out}")
+    render_html(body, out, title=args.title, physics=args.physics)
+    say(f"wrote {out}")
     return 0
 
 

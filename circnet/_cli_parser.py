@@ -23,7 +23,7 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["PROG", "build_parser"]
+__all__ = ["PROG", "build_parser", "join_negative_values"]
 
 PROG = "circnet"
 
@@ -91,7 +91,14 @@ see examples/sweep.yaml and circnet.ensemble.run_config.
 }
 
 
+_SEED_HELP = "random seed (default: drawn from fresh entropy and printed, to repeat the run)"
+
+
 # --------------------------------------------------------------------------- parsing
+#: The largest ``--cells`` (the simulation's exact-count limit, :data:`circnet.simulate.MAX_CELLS`).
+MAX_CELLS = 2**53
+
+
 def _cells(text: str) -> int:
     try:
         return _nonnegative_int(int(text), text)
@@ -109,6 +116,10 @@ def _cells(text: str) -> int:
 def _nonnegative_int(x: int, text: str) -> int:
     if x < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative whole number (got {text!r})")
+    if x > MAX_CELLS:
+        raise argparse.ArgumentTypeError(
+            f"at most 2**53 (about 9.0e15) cells can be counted exactly (got {text!r})"
+        )
     return x
 
 
@@ -121,6 +132,42 @@ def _times(text: str) -> list[float]:
         ) from None
     if not out:
         raise argparse.ArgumentTypeError("expected at least one time, e.g. 60,1440")
+    bad = [t for t in out if not math.isfinite(t) or t < 0]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"minutes after the release must be finite and >= 0 (got {bad[0]:g} in {text!r})"
+        )
+    return out
+
+
+def join_negative_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--option -60,1440`` joined to ``--option=-60,1440``.
+
+    argparse takes a value that starts with ``-`` and is not a plain number for an
+    option and reports "expected one argument"; joined, the value reaches the option's
+    type, whose message says what is wrong with it.
+
+    Examples
+    --------
+    >>> join_negative_values(build_parser(), ["simulate", "--times", "-60,1440", "--json"])
+    ['simulate', '--times=-60,1440', '--json']
+    """
+    takes_value: set[str] = set()
+    parsers = [parser]
+    while parsers:
+        p = parsers.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings and action.nargs != 0:
+                takes_value.update(action.option_strings)
+    out: list[str] = []
+    for arg in argv:
+        prev = out[-1] if out else ""
+        if prev in takes_value and len(arg) > 1 and arg[0] == "-" and arg[1] in "0123456789.":
+            out[-1] = f"{prev}={arg}"
+        else:
+            out.append(arg)
     return out
 
 
@@ -217,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--times", type=_times, default=[60.0, 1440.0], metavar="T1,T2,...",
         help="minutes after release at which to count (default 60,1440)",
     )  # fmt: skip
-    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh)")
+    p.add_argument("--seed", type=_seed, default=None, help=_SEED_HELP)
     p.add_argument(
         "--dt", type=_positive, default=None, metavar="MIN",
         help="grid step in minutes (more steps: finer progress and checkpoints)",
@@ -234,9 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--primary", required=True, metavar="SITE", help="organ of the primary tumour")
     p.add_argument("--years", type=_positive, default=5.0, help="length of the course (default 5)")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh)")
-    p.add_argument("--surgery-day", type=float, default=None, metavar="DAY")
-    p.add_argument("--inhibitor-from-day", type=float, default=None, metavar="DAY")
+    p.add_argument("--seed", type=_seed, default=None, help=_SEED_HELP)
+    p.add_argument(
+        "--surgery-day", type=float, default=None, metavar="DAY",
+        help="remove the primary tumour on this day (default: never)",
+    )  # fmt: skip
+    p.add_argument(
+        "--inhibitor-from-day", type=float, default=None, metavar="DAY",
+        help="give an angiogenesis inhibitor from this day on (the inhibition term of "
+        "Hahnfeldt et al. 1999 shrinks the tumours' carrying capacity; default: never)",
+    )  # fmt: skip
     p.add_argument(
         "--out", type=Path, metavar="FILE.html",
         help="write the HTML report (network with a time control, plots, tables)",

@@ -11,7 +11,8 @@ Fates are read by kind and site from the model's
 :attr:`~circnet.TransportModel.state_space`, never from label text.
 
 Work is bounded: a step whose growth would need more than :data:`MAX_SUBSTEPS` RK4
-sub-steps (a rate too fast for ``dt_days``) raises :class:`~circnet.ParameterError`.
+sub-steps (a rate too fast for ``dt_days``), or whose tumours would shed more than
+:data:`~circnet.simulate.MAX_CELLS` cells, raises :class:`~circnet.ParameterError`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from ._rows import EventLog, Floats, Ints, Records, Rows
 from .errors import ParameterError, UnknownNameError
+from .simulate import MAX_CELLS
 from .states import DEAD
 from .transport import TransportModel
 from .tumour import CELLS_PER_MM3, RK4_H, TumourParams, _constants, _step
@@ -240,6 +242,16 @@ class Engine:
         factor = np.where(vascular[src], 1.0, p.avascular_shedding)
         lam = (p.shedding_rate * 1e-9 * CELLS_PER_MM3 * self.dt) * np.exp(rows.lnv[src]) * factor
         lam = lam * count[src]
+        expected = float(lam.sum())
+        if not expected <= MAX_CELLS:
+            big = int(np.argmax(np.nan_to_num(lam, nan=np.inf)))
+            raise ParameterError(
+                f"the tumours would shed about {expected:.3g} cells in one step (the largest, "
+                f"at {self.sites[int(rows.site[src[big]])]!r}, has "
+                f"{math.exp(min(float(rows.lnv[src[big]]), 709.0)) * CELLS_PER_MM3:.3g} cells); "
+                f"at most {MAX_CELLS:.3g} cells can be counted exactly: check `primary_cells`, "
+                "`primary_capacity_cells` and the growth parameters"
+            )
         shed = rng.poisson(lam)
         total = int(shed.sum())
         rec[0] = total

@@ -165,7 +165,10 @@ class EnsembleResult:
         Columns: count, mean, std, min, 5 %, 25 %, 50 %, 75 %, 95 %, max.
         """
         ok = self.table[self.table["status"] == "ok"][self.outcomes]
-        return ok.describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
+        if not self.outcomes:  # no member succeeded: an empty table, not an error
+            columns = ["count", "mean", "std", "min", "5%", "25%", "50%", "75%", "95%", "max"]
+            return pd.DataFrame(columns=columns, dtype=float)
+        return ok.astype(float).describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
 
     def sensitivity(
         self, outcome: str | None = None, *, n_resamples: int = 0, rng: Any = None

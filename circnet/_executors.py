@@ -18,6 +18,17 @@ setting), so a dask executor never breaks; ``retries`` there goes to dask, which
 task that raised. The in-process executor runs one job at a time, so every result is
 handed over (and checkpointed) before the next job starts.
 
+Deadlines: with ``deadline`` (seconds a job may take) :func:`run_jobs` keeps at most
+``workers`` jobs in flight, so that a job runs from the moment it is submitted, and
+hands a job that overruns its deadline to ``on_timeout`` instead of waiting for it. A
+process pool made here is then stopped (its workers killed: a process is the one thing
+that can be stopped whatever it is doing) and the jobs still to do go to a fresh pool;
+such a restart does not count as a retry. The job of an executor not made here (yours,
+or dask's) is cancelled and left to finish in the background, since its thread cannot
+be stopped. The in-process executor runs a job inside :meth:`~cf.Executor.submit`, so
+no deadline can apply there from outside (see :func:`circnet.ensemble` for the timeout
+within a task).
+
 Examples
 --------
 >>> from circnet._executors import engine_for, run_jobs
@@ -30,15 +41,30 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import logging
 import os
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import signal
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from ._validation import check_choice, check_int
 from .errors import CircnetError, ParameterError
 
-__all__ = ["InlineExecutor", "Engine", "engine_for", "run_jobs", "ENGINES"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "InlineExecutor",
+    "Engine",
+    "engine_for",
+    "run_jobs",
+    "time_limit",
+    "Deadline",
+    "ENGINES",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -124,18 +150,56 @@ def engine_for(engine: Any, n_workers: int | None = None, retries: int = 0) -> E
     )
 
 
+class Deadline(BaseException):
+    """Raised by the timer inside a task (a BaseException: a task's ``except Exception``
+    does not swallow it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`Deadline` in this thread after ``seconds`` (POSIX main thread only;
+    elsewhere, nothing). A timer already set by the caller is restored afterwards."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if seconds is None or not usable:
+        yield
+        return
+
+    def ring(signum: int, frame: Any) -> None:
+        raise Deadline
+
+    start = time.monotonic()
+    old_handler = signal.signal(signal.SIGALRM, ring)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:
+            left = max(old_delay - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+
+
+#: What :func:`_drive` ends with: all done, the pool broke, or a job overran its deadline.
+_DONE, _BROKEN, _STUCK = "done", "broken", "stuck"
+
+
 def _drive(
     executor: cf.Executor,
     fn: Callable[..., T],
     jobs: Sequence[tuple[K, tuple[Any, ...]]],
     window: int | None,
     on_done: Callable[[K, T], None],
-) -> bool:
-    """Run ``jobs`` on ``executor``; True if the executor broke before all were done."""
+    deadline: Callable[[K], float] | None = None,
+    on_timeout: Callable[[K], T] | None = None,
+    stop_when_stuck: bool = False,
+) -> str:
+    """Run ``jobs`` on ``executor``; how it ended (:data:`_DONE`, ``_BROKEN``, ``_STUCK``)."""
     queue = iter(jobs)
     order = {key: i for i, (key, _) in enumerate(jobs)}
     limit = len(jobs) if window is None else window
     inflight: dict[cf.Future[T], K] = {}
+    due: dict[cf.Future[T], float] = {}
     broken = False
 
     def fill() -> None:
@@ -146,28 +210,57 @@ def _drive(
                 return
             key, args = item
             try:
-                inflight[executor.submit(fn, *args)] = key
+                fut = executor.submit(fn, *args)
             except cf.BrokenExecutor:
                 broken = True
+                return
+            inflight[fut] = key
+            if deadline is not None:
+                due[fut] = time.monotonic() + deadline(key)
 
     try:
         fill()
         while inflight:
-            finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+            wait = None if not due else max(0.0, min(due.values()) - time.monotonic())
+            finished, _ = cf.wait(inflight, timeout=wait, return_when=cf.FIRST_COMPLETED)
             for fut in sorted(finished, key=lambda f: order[inflight[f]]):
                 key = inflight.pop(fut)
+                due.pop(fut, None)
                 try:
                     result = fut.result()
                 except cf.BrokenExecutor:
                     broken = True
                     continue
                 on_done(key, result)
+            now = time.monotonic()
+            late = [f for f, t in due.items() if t <= now and f in inflight]
+            for fut in sorted(late, key=lambda f: order[inflight[f]]):
+                key = inflight.pop(fut)
+                del due[fut]
+                fut.cancel()
+                assert on_timeout is not None  # set with deadline
+                on_done(key, on_timeout(key))
+            if late and stop_when_stuck:
+                for fut in inflight:
+                    fut.cancel()
+                return _STUCK
             fill()
     except BaseException:
         for fut in inflight:
             fut.cancel()
         raise
-    return broken
+    return _BROKEN if broken else _DONE
+
+
+def _kill_workers(executor: cf.Executor) -> None:
+    """Stop the worker processes of a process pool at once (a stuck job cannot return)."""
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if callable(terminate):
+        terminate()
+        return
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.kill()
 
 
 def run_jobs(
@@ -177,33 +270,57 @@ def run_jobs(
     on_done: Callable[[K, T], None],
     *,
     retries: int = 0,
+    deadline: Callable[[K], float] | None = None,
+    on_timeout: Callable[[K], T] | None = None,
 ) -> None:
     """Call ``fn(*jobs[key])`` for every key; ``on_done(key, result)`` as each finishes.
 
     A job whose pool broke (a worker process died) is resubmitted to a fresh pool, up
     to ``retries`` more times; then :class:`~circnet.CircnetError`. An exception raised
-    by ``fn`` itself propagates (the jobs still in flight are cancelled).
+    by ``fn`` itself propagates (the jobs still in flight are cancelled). With
+    ``deadline(key)`` (seconds), a job that overruns it gets ``on_timeout(key)`` as its
+    result (see the module docstring).
     """
+    if (deadline is None) != (on_timeout is None):
+        raise ParameterError("`deadline` and `on_timeout` go together")
     done: set[K] = set()
 
     def keep(key: K, result: T) -> None:
         done.add(key)
         on_done(key, result)
 
+    window = engine.window
+    if deadline is not None and window is None:
+        window = engine.workers  # a job in flight is a job running
     pending = list(jobs)
-    for _attempt in range(retries + 1):
-        if not pending:
-            return
+    failures = 0
+    while pending:
         executor = engine.make()
-        ok = False
+        how = _BROKEN
         try:
-            _drive(executor, fn, [(k, jobs[k]) for k in pending], engine.window, keep)
-            ok = True
+            how = _drive(
+                executor,
+                fn,
+                [(k, jobs[k]) for k in pending],
+                window,
+                keep,
+                deadline,
+                on_timeout,
+                stop_when_stuck=engine.owned,
+            )
         finally:
             if engine.owned:
-                executor.shutdown(wait=ok)
+                if how == _STUCK:
+                    _kill_workers(executor)
+                    executor.shutdown(wait=False, cancel_futures=True)
+                else:
+                    executor.shutdown(wait=how == _DONE)
         pending = [k for k in pending if k not in done]
-    if pending:
-        raise CircnetError(
-            f"{len(pending)} chunk(s) lost with their worker processes after {retries + 1} attempts"
-        )
+        if how == _BROKEN and pending:
+            failures += 1
+            logger.warning("%d job(s) lost with their workers (attempt %d)", len(pending), failures)
+            if failures > retries:
+                raise CircnetError(
+                    f"{len(pending)} chunk(s) lost with their worker processes after "
+                    f"{retries + 1} attempts"
+                )

@@ -28,17 +28,27 @@ from typing import Any
 
 from ._files import atomic_write
 from ._validation import check_path
-from .errors import OptionalDependencyError
+from .errors import OptionalDependencyError, ParameterError
 
-__all__ = ["PLOT_FORMATS", "new_figure", "figure_bytes", "save_figure", "figure_path"]
+__all__ = [
+    "PLOT_FORMATS",
+    "new_figure",
+    "figure_bytes",
+    "save_figure",
+    "figure_path",
+    "target_axes",
+    "finish",
+]
 
 #: Suffix -> matplotlib format of the files circnet's figures are written as.
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}
 
 
-def new_figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float, *, pyplot: bool = False) -> Any:
     """A :class:`matplotlib.figure.Figure` of ``width`` x ``height`` inches, constrained layout.
 
+    ``pyplot=True``: made by :func:`matplotlib.pyplot.figure`, so that a notebook (or an
+    interactive session) shows it; otherwise a plain Figure that nothing global holds.
     Raises :class:`~circnet.OptionalDependencyError` when matplotlib is not installed.
     """
     try:
@@ -47,7 +57,30 @@ def new_figure(width: float, height: float) -> Any:
         raise OptionalDependencyError(
             "plotting needs matplotlib, which is not installed: pip install 'circnet[plot]'"
         ) from err
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=(width, height), layout="constrained")
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def target_axes(ax: Any, path: Any, width: float, height: float) -> Any:
+    """Where a plot function draws: ``ax`` when given; else the Axes of a new figure of
+    ``width`` x ``height`` inches, a pyplot one when nothing is saved (``path`` None:
+    shown in notebooks), a plain one when the figure is only written to ``path``."""
+    if ax is not None:
+        if not hasattr(ax, "figure") or not hasattr(ax, "plot"):
+            raise ParameterError(f"`ax` must be a matplotlib Axes (got {type(ax).__name__})")
+        return ax
+    return new_figure(width, height, pyplot=path is None).add_subplot()
+
+
+def finish(ax: Any, path: Any) -> Any:
+    """What a plot function returns: ``path`` (after writing ``ax.figure`` there) when
+    given, else ``ax``."""
+    if path is None:
+        return ax
+    return save_figure(ax.figure, path)
 
 
 def figure_bytes(fig: Any, fmt: str) -> bytes:

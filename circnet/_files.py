@@ -1,9 +1,12 @@
 """Files: atomic writes, package data, and the one checkpoint format.
 
-Every file circnet writes goes through :func:`atomic_write` (a temporary file beside the
-target, renamed over it only when complete), so an interrupted write never leaves a
-half-written file. Package data (the sourced tables in ``circnet/data``) is read through
-:func:`data_text` / :func:`read_data_csv`.
+Every file circnet writes goes through :func:`atomic_write` (a temporary file
+``.NAME.xxxxxxxx.tmp`` beside the target, renamed over it only when complete), so an
+interrupted write never leaves a half-written file. A process killed mid-write (``kill
+-9``, a power cut) cannot remove its temporary file; the next write to the same target
+removes such leftovers once they are older than :data:`STALE_TEMP_SECONDS` (younger ones
+may belong to a write still running in another process). Package data (the sourced
+tables in ``circnet/data``) is read through :func:`data_text` / :func:`read_data_csv`.
 
 Checkpoints
 -----------
@@ -45,8 +48,10 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,7 +61,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ParameterError
 
 __all__ = [
     "atomic_write",
@@ -67,12 +72,17 @@ __all__ = [
     "load_checkpoint",
     "Checkpoint",
     "CHECKPOINT_VERSION",
+    "STALE_TEMP_SECONDS",
+    "remove_stale_temps",
 ]
 
 CHECKPOINT_FORMAT = "circnet-checkpoint"
 CHECKPOINT_VERSION = 2
 #: Largest checkpoint header accepted (bytes): a header is small; a huge one is hostile.
 _MAX_HEADER = 16 * 2**20
+#: Temporary files of a target older than this (seconds) are left over from a crashed
+#: write, and removed by the next write to that target.
+STALE_TEMP_SECONDS = 30 * 60
 
 
 # --------------------------------------------------------------------------- writing
@@ -81,6 +91,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 
     On any exception the temporary file is removed and ``path`` is left untouched.
+    Temporary files of the same target left by a crashed write (older than
+    :data:`STALE_TEMP_SECONDS`) are removed first.
 
     Examples
     --------
@@ -92,7 +104,15 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
     'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise ParameterError(
+            f"cannot write {str(path)!r}: a parent of it is a file, not a folder"
+        ) from err
+    if path.is_dir():
+        raise ParameterError(f"cannot write {str(path)!r}: it is a directory, not a file")
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates the file with mode 0600: give it the mode the old file had, or
@@ -108,6 +128,40 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[A
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(path: str | os.PathLike[str], older_than: float | None = None) -> int:
+    """Remove the temporary files of ``path`` left by crashed writes; return how many.
+
+    Only names :func:`atomic_write` makes for this very target (``.NAME.`` + 8 characters
+    + ``.tmp``) and only files older than ``older_than`` seconds (default
+    :data:`STALE_TEMP_SECONDS`) are removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".out.txt.abcd1234.tmp").write_text("half")
+    >>> remove_stale_temps(folder / "out.txt", older_than=0)
+    1
+    """
+    p = Path(path)
+    limit = STALE_TEMP_SECONDS if older_than is None else older_than
+    pattern = re.compile(rf"\.{re.escape(p.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    now = time.time()
+    removed = 0
+    try:
+        entries = list(os.scandir(p.parent if str(p.parent) else "."))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime >= limit:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def _file_mode(path: Path) -> int:

@@ -104,7 +104,10 @@ class Overlay:
 
 def read_overlay(body: nx.DiGraph, overlay: Any) -> Overlay:
     if isinstance(overlay, Mapping) and not isinstance(overlay, pd.Series):
-        overlay = pd.Series(dict(overlay), dtype=float)
+        try:
+            overlay = pd.Series(dict(overlay), dtype=float)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ParameterError(f"`overlay` values must be numbers ({err})") from err
     if isinstance(overlay, pd.Series):
         name = "value" if overlay.name is None else str(overlay.name)
         frame = overlay.to_frame().T
@@ -137,11 +140,18 @@ def read_overlay(body: nx.DiGraph, overlay: Any) -> Overlay:
     labels: dict[Any, list[str]] = {}
     dead = None
     for j, (label, target) in enumerate(zip(frame.columns, targets, strict=True)):
-        if target is DEAD_TARGET:
-            dead = values[:, j] if dead is None else dead + values[:, j]
-            continue
-        node_cols[target] = node_cols.get(target, 0.0) + values[:, j]
+        with np.errstate(over="ignore"):  # an overflow is refused below
+            if target is DEAD_TARGET:
+                dead = values[:, j] if dead is None else dead + values[:, j]
+                continue
+            node_cols[target] = node_cols.get(target, 0.0) + values[:, j]
         labels.setdefault(target, []).append(str(label))
+    for target, col in [*node_cols.items(), (DEAD_TARGET, dead)]:
+        if col is not None and not np.all(np.isfinite(col)):
+            raise ParameterError(
+                f"`overlay` values of {labels.get(target, ['dead'])} sum to more than the "
+                "largest float (they fall on the same node)"
+            )
     table = pd.DataFrame(node_cols, index=range(len(frame.index)), columns=list(node_cols))
     times = None
     time_label = "time"

@@ -28,9 +28,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import CheckpointError
+from .errors import CheckpointError, ParameterError
 
-__all__ = ["Rows", "EventLog", "Records", "ROW_COLUMNS", "EVENT_COLUMNS", "DAILY", "SITE_STATS"]
+__all__ = [
+    "Rows",
+    "EventLog",
+    "Records",
+    "ROW_COLUMNS",
+    "EVENT_COLUMNS",
+    "DAILY",
+    "SITE_STATS",
+    "MAX_RECORD_BYTES",
+]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -63,6 +72,9 @@ DAILY = ("shed", "shed_primary", "dead", "colonies", "nodal", "switched", "vanis
 #: Per-site statistics in :attr:`Records.stats`.
 SITE_STATS = ("n_tumours", "n_vascular", "total_cells", "largest_cells")
 _MIN_CAPACITY = 64
+#: Most memory the per-step records of one course may take (bytes), checked before they
+#: are allocated: about 125,000 steps (342 years of daily steps) of the reference body.
+MAX_RECORD_BYTES = 128 * 2**20
 #: Compact only stores larger than this, and only when a quarter of the rows are empty.
 _COMPACT_ABOVE = 256
 
@@ -327,9 +339,21 @@ class Records:
     """
 
     def __init__(self, n_steps: int, n_sites: int) -> None:
+        need = self.nbytes(n_steps, n_sites)
+        if need > MAX_RECORD_BYTES:
+            raise ParameterError(
+                f"a course of {n_steps:,} steps over {n_sites} sites needs {need / 2**20:,.0f} "
+                f"MiB of records; at most {MAX_RECORD_BYTES / 2**20:.0f} MiB are allowed "
+                "(a shorter course or a larger `dt_days`)"
+            )
         self.daily: Ints = np.zeros((n_steps, len(DAILY)), dtype=np.int64)
         self.daily_cells: Floats = np.zeros((n_steps, 2))
         self.stats: Floats = np.zeros((n_steps + 1, len(SITE_STATS), n_sites))
+
+    @staticmethod
+    def nbytes(n_steps: int, n_sites: int) -> int:
+        """Bytes the records of ``n_steps`` steps over ``n_sites`` sites take."""
+        return 8 * (n_steps * (len(DAILY) + 2) + (n_steps + 1) * len(SITE_STATS) * n_sites)
 
     def to_arrays(self, steps: int) -> dict[str, np.ndarray]:
         """The records of the first ``steps`` steps as checkpoint arrays."""

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,8 +36,10 @@ from .cells import PARAMETERS, CellProfile
 from .course import simulate_course
 from .errors import ParameterError, UnknownNameError
 from .transport import TransportModel
+from .tumour import TumourParams
 
 __all__ = [
+    "COURSE_OPTIONS",
     "TASKS",
     "fates_task",
     "simulate_task",
@@ -44,6 +47,16 @@ __all__ = [
     "split_params",
     "check_task_parameters",
 ]
+
+
+#: Options of :func:`~circnet.simulate_course` a course design may vary.
+COURSE_OPTIONS = (
+    "dt_days",
+    "primary_cells",
+    "primary_capacity_cells",
+    "surgery_day",
+    "inhibitor_from_day",
+)
 
 
 def split_params(
@@ -70,8 +83,10 @@ def split_params(
 def check_task_parameters(task: str, names: Iterable[str]) -> None:
     """Refuse, before any member runs, a design parameter that ``task`` cannot take.
 
-    Only the ``fates`` and ``simulate`` tasks know all their parameters; the course task
-    passes unknown names on to :func:`~circnet.simulate_course`, which checks them.
+    The ``fates`` and ``simulate`` tasks take cell parameters, ``<site>.<cell parameter>``
+    and ``flow.<organ>``; the course task takes these, the fields of
+    :class:`~circnet.TumourParams` and the numeric options of
+    :func:`~circnet.simulate_course` (:data:`COURSE_OPTIONS`).
 
     Examples
     --------
@@ -80,14 +95,20 @@ def check_task_parameters(task: str, names: Iterable[str]) -> None:
     ...
     circnet.errors.ParameterError: design parameter(s) ['colour'] unknown to the 'fates' task ...
     """
-    if task not in ("fates", "simulate"):
+    if task not in TASKS:
         return
     *_, other = split_params({str(k): 0.0 for k in names})
+    extra = ""
+    if task == "course":
+        known = {f.name for f in dataclasses.fields(TumourParams)} | set(COURSE_OPTIONS)
+        other = {k: v for k, v in other.items() if k not in known}
+        extra = f", tumour parameters {sorted(f.name for f in dataclasses.fields(TumourParams))}"
+        extra += f", course options {list(COURSE_OPTIONS)}"
     if other:
         raise ParameterError(
             f"design parameter(s) {sorted(other)} unknown to the {task!r} task (it takes "
-            f"cell parameters {sorted(PARAMETERS)}, '<site>.<cell parameter>' and "
-            "'flow.<organ>')"
+            f"cell parameters {sorted(PARAMETERS)}, '<site>.<cell parameter>', "
+            f"'flow.<organ>'{extra})"
         )
 
 

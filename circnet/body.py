@@ -6,9 +6,15 @@ A body is a :class:`networkx.DiGraph`. Every node has a ``kind``:
 ``pool``            a well-mixed blood volume (venous return, right heart,
                     left heart / aorta, portal vein)
 ``capillary_bed``   the narrow vessels of one organ, where a cell can lodge;
-                    carries ``organ`` and ``diameter`` (um)
+                    carries ``organ`` and ``diameter`` (um); or the blood
+                    vessels of a lymph-node group (its capillaries and high
+                    endothelial venules), which carry ``node_group`` (the
+                    ``lymph_node`` they supply) instead of ``organ``: a cell
+                    arrested there enters the node, not a tissue
 ``tissue``          the organ itself, where an extravasated cell may grow;
-                    carries ``organ``
+                    carries ``organ``; optionally ``serosal=True`` (a lining
+                    of a cavity: pleura, peritoneum, ...) and ``cavity`` (the
+                    serosal organ whose cavity holds the organ)
 ``lymph_node``      a regional group of lymph nodes
 ``lymph_duct``      a collecting duct back to the blood (cisterna chyli,
                     thoracic duct, right lymphatic duct)
@@ -25,12 +31,16 @@ Flows balance at every node (in = out, blood and lymph together) within a
 relative tolerance of :data:`FLOW_RTOL`.
 
 Node names of the default body: pools ``venous_return``, ``right_heart``,
-``left_heart``, ``portal_vein``; for each organ ``X`` a bed ``X_bed`` and a tissue
-``X``; lymph node groups such as ``axillary_nodes``; ducts ``cisterna_chyli``,
-``thoracic_duct``, ``right_lymphatic_duct``. Nothing in circnet relies on these names:
-code finds nodes by kind and organ (:func:`bed_of`, :func:`tissue_of`,
-:func:`arterial_pool`), so a user's body may name its nodes as it likes. The default
-body is built from the tables by :mod:`circnet._body_build`.
+``left_heart``, ``portal_vein``, ``vertebral_venous_plexus`` (Batson's plexus: part
+of the pelvic and breast venous outflow, drained through the red-marrow bed); for each
+organ ``X`` a bed ``X_bed`` and a tissue ``X`` (the serosal organs ``pleura``,
+``peritoneum``, ``pericardium``, ``meninges`` among them); lymph node groups such as
+``axillary_nodes``, each with its blood bed ``axillary_nodes_hev``; ducts
+``cisterna_chyli``, ``thoracic_duct``, ``right_lymphatic_duct``. Nothing in circnet
+relies on these names: code finds nodes by kind and attribute (:func:`bed_of`,
+:func:`tissue_of`, :func:`node_beds`, :func:`cavity_of`, :func:`arterial_pool`), so a
+user's body may name its nodes as it likes. The default body is built from the tables
+by :mod:`circnet._body_build`.
 """
 
 from __future__ import annotations
@@ -77,6 +87,9 @@ __all__ = [
     "lymph_nodes",
     "bed_of",
     "tissue_of",
+    "node_beds",
+    "cavity_of",
+    "serosal_organs",
     "arterial_pool",
     "balance_flows",
     "scale_organ_flow",
@@ -155,7 +168,57 @@ def organs(graph: nx.DiGraph) -> list[str]:
     >>> "liver" in organs(default_body())
     True
     """
-    return [d["organ"] for _, d in graph.nodes(data=True) if d.get("kind") == "capillary_bed"]
+    return [
+        d["organ"]
+        for _, d in graph.nodes(data=True)
+        if d.get("kind") == "capillary_bed" and "organ" in d
+    ]
+
+
+def node_beds(graph: nx.DiGraph) -> dict[Any, Any]:
+    """The blood-side bed of each lymph-node group that has one: ``{group: bed}``.
+
+    A lymph node's bed is a ``capillary_bed`` with ``node_group=<group>`` (its blood
+    capillaries and high endothelial venules), in node order.
+
+    Examples
+    --------
+    >>> node_beds(default_body())["axillary_nodes"]
+    'axillary_nodes_hev'
+    """
+    return {
+        d["node_group"]: n
+        for n, d in graph.nodes(data=True)
+        if d.get("kind") == "capillary_bed" and "node_group" in d
+    }
+
+
+def cavity_of(graph: nx.DiGraph, organ: str) -> str | None:
+    """The serosal organ whose cavity holds ``organ`` (its tissue's ``cavity``), or None.
+
+    Examples
+    --------
+    >>> body = default_body("female")
+    >>> cavity_of(body, "ovaries"), cavity_of(body, "kidneys")
+    ('peritoneum', None)
+    """
+    cavity = graph.nodes[tissue_of(graph, organ)].get("cavity")
+    return None if cavity is None else str(cavity)
+
+
+def serosal_organs(graph: nx.DiGraph) -> list[str]:
+    """Organs whose tissue is a serosal lining (``serosal=True``), in node order.
+
+    Examples
+    --------
+    >>> serosal_organs(default_body())
+    ['pleura', 'peritoneum', 'pericardium', 'meninges']
+    """
+    return [
+        str(d["organ"])
+        for _, d in graph.nodes(data=True)
+        if d.get("kind") == "tissue" and d.get("serosal") is True
+    ]
 
 
 def lymph_nodes(graph: nx.DiGraph) -> list[Any]:
@@ -200,8 +263,9 @@ def tissue_of(graph: nx.DiGraph, organ: str) -> Any:
 
 
 def summary(graph: nx.DiGraph) -> pd.DataFrame:
-    """Per-organ table: blood inflow, its share of cardiac output, lymph outflow, and
-    the first capillary bed that cells leaving the organ by blood meet.
+    """Per-site table: each organ, then each lymph-node group, with its blood inflow, its
+    share of cardiac output, its lymph outflow, and the first capillary bed that cells
+    leaving it by blood meet.
 
     Parameters
     ----------
@@ -211,9 +275,18 @@ def summary(graph: nx.DiGraph) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by organ, columns ``blood_inflow_ml_min``, ``pct_cardiac_output``,
-        ``lymph_outflow_ml_min``, ``lymph_nodes`` (first regional nodes),
-        ``first_bed_downstream``, ``capillary_diameter_um``.
+        Indexed by site (organs in node order, then lymph-node groups), columns
+
+        * ``kind``: ``"organ"`` or ``"lymph_node"``;
+        * ``blood_inflow_ml_min``, ``pct_cardiac_output``: the blood entering the organ's
+          capillary bed, or the node group's blood bed (``node_group``; 0 if it has none);
+        * ``lymph_outflow_ml_min``: lymph leaving the organ's tissue, or the node group;
+        * ``lymph_nodes``: where that lymph goes first (node groups or ducts);
+        * ``first_bed_downstream``: the organ (or node group) whose capillary bed a cell
+          leaving the bed by its veins meets next;
+        * ``capillary_diameter_um``: of the organ's or node group's bed (NaN if none);
+        * ``cavity``: the serosal organ whose cavity holds the organ (``""`` if none);
+          ``serosal`` sites are those named in this column of other rows.
 
     Examples
     --------
@@ -222,31 +295,61 @@ def summary(graph: nx.DiGraph) -> pd.DataFrame:
     'liver'
     >>> table.loc["breast" if "breast" in table.index else "prostate", "first_bed_downstream"]
     'lung'
+    >>> table.loc["axillary_nodes", ["kind", "first_bed_downstream"]].tolist()
+    ['lymph_node', 'lung']
     """
     validate(graph)
     co = float(graph.graph.get("cardiac_output") or _arterial_output(graph))
-    rows = []
-    for organ in organs(graph):
-        bed = bed_of(graph, organ)
-        tissue = tissue_of(graph, organ)
-        inflow = sum(
+
+    def blood_in(bed: Any) -> float:
+        return sum(
             float(d["flow"])
             for _, _, d in graph.in_edges(bed, data=True)
             if d["channel"] == "blood"
         )
-        lymph_out = sum(float(d["flow"]) for _, _, d in graph.out_edges(tissue, data=True))
+
+    def lymph_out(n: Any) -> tuple[float, str]:
+        edges = [(v, float(d["flow"])) for _, v, d in graph.out_edges(n, data=True)]
+        return sum(f for _, f in edges), ", ".join(str(v) for v, _ in edges)
+
+    rows = []
+    for organ in organs(graph):
+        bed, tissue = bed_of(graph, organ), tissue_of(graph, organ)
+        flow, nodes = lymph_out(tissue)
         rows.append(
             {
-                "organ": organ,
-                "blood_inflow_ml_min": inflow,
-                "pct_cardiac_output": 100.0 * inflow / co,
-                "lymph_outflow_ml_min": lymph_out,
-                "lymph_nodes": ", ".join(str(v) for v in graph.successors(tissue)),
+                "site": organ,
+                "kind": "organ",
+                "blood_inflow_ml_min": blood_in(bed),
+                "pct_cardiac_output": 100.0 * blood_in(bed) / co,
+                "lymph_outflow_ml_min": flow,
+                "lymph_nodes": nodes,
                 "first_bed_downstream": _first_bed(graph, bed),
                 "capillary_diameter_um": float(graph.nodes[bed]["diameter"]),
+                "cavity": str(graph.nodes[tissue].get("cavity", "")),
             }
         )
-    return pd.DataFrame(rows).set_index("organ")
+    beds = node_beds(graph)
+    for group in lymph_nodes(graph):
+        bed = beds.get(group)
+        flow, nodes = lymph_out(group)
+        inflow = blood_in(bed) if bed is not None else 0.0
+        rows.append(
+            {
+                "site": group,
+                "kind": "lymph_node",
+                "blood_inflow_ml_min": inflow,
+                "pct_cardiac_output": 100.0 * inflow / co,
+                "lymph_outflow_ml_min": flow,
+                "lymph_nodes": nodes,
+                "first_bed_downstream": _first_bed(graph, bed) if bed is not None else "",
+                "capillary_diameter_um": (
+                    float(graph.nodes[bed]["diameter"]) if bed is not None else math.nan
+                ),
+                "cavity": "",
+            }
+        )
+    return pd.DataFrame(rows).set_index("site")
 
 
 def _arterial_output(graph: nx.DiGraph) -> float:
@@ -273,7 +376,7 @@ def _first_bed(graph: nx.DiGraph, bed: Any) -> str:
             continue
         seen.add(v)
         if graph.nodes[v]["kind"] == "capillary_bed":
-            return str(graph.nodes[v]["organ"])
+            return str(graph.nodes[v].get("organ", graph.nodes[v].get("node_group")))
         frontier.extend(
             w
             for w in graph.successors(v)

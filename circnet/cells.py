@@ -11,7 +11,14 @@ The model of a cell (design §2), with rates per minute:
 * in a pool or duct it dies at ``death_rate_blood`` (``death_rate_lymph`` in lymph);
 * on each passage through a capillary bed of diameter ``d_v`` it lodges with
   probability :func:`lodging_probability` ``(d_cell * (1 - deformability), d_v)``,
-  a logistic curve that rises with the cell's effective diameter;
+  a logistic curve that rises with the cell's effective diameter, combined with the
+  organ's size-independent ``adhesion_probability`` ``a`` as ``1 - (1 - p)(1 - a)``;
+  a share ``shunt_fraction`` of the bed's blood bypasses the capillaries, and a cell in
+  it passes without arrest (:meth:`CellProfile.arrest`);
+* a cell in an organ's tissue may re-enter its lymphatics and leave with its afferent
+  lymph (``tissue_lymph_exit_probability``) before its fate there;
+* a primary in an organ inside a serosal cavity sheds a share ``transcoelomic_fraction``
+  of its cells straight into the cavity;
 * a lodged cell extravasates with probability ``extravasation_probability`` (else
   dies), after a mean ``lodged_time_min``;
 * an extravasated cell founds a micrometastasis with probability
@@ -83,14 +90,17 @@ class CellProfile:
     diameter_um, deformability, lodging_width_um, death_rate_blood, death_rate_lymph,
     lymph_fraction, extravasation_probability, lodged_time_min, colonisation_probability,
     tissue_time_min, receptivity, trapping_probability, immune_kill_rate,
-    nodal_growth_rate, node_release_rate : float
+    nodal_growth_rate, node_release_rate, shunt_fraction, adhesion_probability,
+    tissue_lymph_exit_probability, transcoelomic_fraction : float
         Global values; see :data:`PARAMETERS` (``CellProfile.describe()``) for units,
         domains and sources.
     sites : mapping, optional
         Per-organ or per-lymph-node values: ``{"liver": {"receptivity": 2.0},
         "axillary_nodes": {"trapping_probability": 0.8}}``. Organ parameters are
         ``extravasation_probability``, ``lodged_time_min``, ``colonisation_probability``,
-        ``tissue_time_min``, ``receptivity``; node parameters ``trapping_probability``,
+        ``tissue_time_min``, ``receptivity``, ``shunt_fraction``,
+        ``adhesion_probability``, ``tissue_lymph_exit_probability``,
+        ``transcoelomic_fraction``; node parameters ``trapping_probability``,
         ``immune_kill_rate``, ``nodal_growth_rate``, ``node_release_rate``. Names are
         checked against the body when a :class:`~circnet.TransportModel` is built.
 
@@ -122,6 +132,10 @@ class CellProfile:
     immune_kill_rate: float = _D["immune_kill_rate"]
     nodal_growth_rate: float = _D["nodal_growth_rate"]
     node_release_rate: float = _D["node_release_rate"]
+    shunt_fraction: float = _D["shunt_fraction"]
+    adhesion_probability: float = _D["adhesion_probability"]
+    tissue_lymph_exit_probability: float = _D["tissue_lymph_exit_probability"]
+    transcoelomic_fraction: float = _D["transcoelomic_fraction"]
     sites: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -187,6 +201,34 @@ class CellProfile:
         return lodging_probability(
             self.effective_diameter_um, vessel_diameter_um, self.lodging_width_um
         )
+
+    def arrest(self, vessel_diameter_um: float, organ: str | None = None) -> float:
+        """Probability of arrest on one passage through the capillary bed of ``organ``
+        (its global values if None, e.g. a lymph node's blood bed).
+
+        Size arrest ``p`` (:meth:`lodging`) combined with the organ's
+        ``adhesion_probability`` ``a`` and ``shunt_fraction`` ``s``:
+        ``(1 - s) (1 - (1 - p) (1 - a))``; exactly :meth:`lodging` when ``a = s = 0``.
+
+        Examples
+        --------
+        >>> cells = CellProfile(sites={"red_marrow": {"adhesion_probability": 0.5}})
+        >>> round(cells.arrest(25.0, "red_marrow"), 3)
+        0.5
+        >>> cells.arrest(8.0) == cells.lodging(8.0)
+        True
+        """
+        p = self.lodging(vessel_diameter_um)
+        get = self._getter(organ)
+        a, s = get("adhesion_probability"), get("shunt_fraction")
+        if a > 0:
+            p = 1.0 - (1.0 - p) * (1.0 - a)
+        return p if s == 0 else (1.0 - s) * p
+
+    def _getter(self, site: str | None) -> Any:
+        if site is None:
+            return lambda name: float(getattr(self, name))
+        return lambda name: self.site_value(name, site)
 
     def colonisation(self, organ: str) -> float:
         """Probability that an extravasated cell in ``organ`` founds a micrometastasis."""

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._cli_parser import PROG, build_parser
+from ._cli_parser import PROG, build_parser, join_negative_values
 from .errors import CircnetError
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["validate", "no_such_body.yaml"])
     1
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(join_negative_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         # lazy dispatch: the commands (and the models they load) are imported only now
         from ._cli_commands import COMMANDS

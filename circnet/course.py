@@ -35,9 +35,14 @@ empties is dropped. What a step does is :mod:`circnet._day`.
 Conservation: in every step ``shed = dead + colonies founded + nodal tumours founded``
 exactly (integer counts), reported per step in :attr:`CourseResult.daily`.
 
-Limits: a course has at most :data:`MAX_STEPS` steps and ``dt_days >= MIN_DT_DAYS``;
-growth over one step takes at most :data:`~circnet._day.MAX_SUBSTEPS` RK4 sub-steps
-(a :class:`~circnet.ParameterError` names the limit otherwise).
+Limits: a course has at most :data:`MAX_STEPS` steps and ``dt_days >= MIN_DT_DAYS``; its
+per-step records take at most :data:`~circnet._rows.MAX_RECORD_BYTES` (about 342 years
+of daily steps of the reference body); growth over one step takes at most
+:data:`~circnet._day.MAX_SUBSTEPS` RK4 sub-steps; tumours hold and shed at most
+:data:`~circnet.simulate.MAX_CELLS` cells (a :class:`~circnet.ParameterError` names the
+limit otherwise). A course of more than :data:`LONG_COURSE_STEPS` steps (100 years of
+daily steps) warns that it may take hours: the cost of a step grows with the number of
+tumour groups, so split such a run with ``stop_day`` and ``checkpoint``.
 
 Randomness only through ``rng`` (SPEC 7: an int >= 0, a Generator, a SeedSequence or
 None). A course can be checkpointed (``checkpoint=path, checkpoint_every=days``: circnet's
@@ -53,7 +58,10 @@ Units: time in days (a year is 365.25 days), sizes in cells (1e9 cells ~ 1 cm^3 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,15 +70,20 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ._course_checkpoint import KIND as _KIND
+from ._course_checkpoint import check_expected, restore_course, save_course
 from ._day import EVENT_KINDS, Engine
-from ._files import Checkpoint, fingerprint, load_checkpoint, save_checkpoint
+from ._files import fingerprint, load_checkpoint
 from ._frames import tables
-from ._rows import EventLog, Records, Rows
 from ._validation import check_number, check_path, check_rng
 from .cells import CellProfile
 from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
+from .population import CellPopulation
+from .simulate import MAX_CELLS
 from .transport import TransportModel
 from .tumour import TumourParams
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "simulate_course",
@@ -80,6 +93,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "MAX_STEPS",
     "MIN_DT_DAYS",
+    "LONG_COURSE_STEPS",
 ]
 
 #: Days per year used to turn ``years`` into steps.
@@ -88,7 +102,8 @@ DAYS_PER_YEAR = 365.25
 MAX_STEPS = 1_000_000
 #: Smallest step, days.
 MIN_DT_DAYS = 1e-3
-_KIND = "course"
+#: A course of more steps than this warns that it may take hours (100 years, daily).
+LONG_COURSE_STEPS = 36_525
 #: Step numbers are clamped here (a huge ``stop_day`` or ``checkpoint_every``).
 _FAR = 2**62
 
@@ -210,17 +225,26 @@ def _day(value: Any, name: str, *, positive: bool = False) -> float | None:
 
 
 def _cells(value: Any, name: str) -> float:
-    return check_number(value, name, low=0.0, low_open=True, unit="cells")
+    return check_number(value, name, low=0.0, low_open=True, high=MAX_CELLS, unit="cells")
 
 
-def _n_steps(years: float, dt: float) -> int:
+def _n_steps(years: float, dt: float, *, warn: bool = False) -> int:
     steps = years * DAYS_PER_YEAR / dt
     if not steps <= MAX_STEPS + 0.5:
         raise ParameterError(
             f"`years` = {years:g} in steps of `dt_days` = {dt:g} is {steps:.4g} steps; at most "
             f"{MAX_STEPS:,} are allowed (a shorter course or a larger `dt_days`)"
         )
-    return int(round(steps))
+    n = int(round(steps))
+    if warn and n > LONG_COURSE_STEPS:
+        warnings.warn(
+            f"a course of {n:,} steps (`years` = {years:g} in steps of `dt_days` = {dt:g}) may "
+            f"take hours (more than {LONG_COURSE_STEPS:,} steps): split it with `stop_day` and "
+            "`checkpoint`, or take a larger `dt_days`",
+            UserWarning,
+            stacklevel=3,
+        )
+    return n
 
 
 def _steps_of(days: float | None, dt: float) -> int | None:
@@ -238,7 +262,9 @@ def _body_digest(graph: nx.DiGraph) -> str:
     return fingerprint(nodes, edges)
 
 
-def _cells_dict(cells: CellProfile) -> dict[str, Any]:
+def _cells_dict(cells: CellProfile | CellPopulation) -> dict[str, Any]:
+    if isinstance(cells, CellPopulation):  # issue 12: a model of a population of cells
+        return {"population": [[n, w, _cells_dict(p)] for n, w, p in cells]}
     out = {f.name: getattr(cells, f.name) for f in dataclasses.fields(cells) if f.name != "sites"}
     out["sites"] = {s: dict(v) for s, v in cells.sites.items()}
     return out
@@ -269,46 +295,6 @@ def _engine(model: TransportModel, run: dict[str, Any], rng: np.random.Generator
 
 
 # ============================================================================ checkpoints
-def _save(engine: Engine, path: Path, run: dict[str, Any], fp: str) -> None:
-    m = engine.step
-    arrays = engine.rows.to_arrays()
-    arrays.update(engine.records.to_arrays(m))
-    arrays.update(engine.log.to_arrays(EVENT_KINDS.index("founded"), engine.params.colony_cells))
-    meta = {
-        "run": run,
-        "fingerprint": fp,
-        "step": m,
-        "n_steps": engine.n_steps,
-        "surgery_done": engine.surgery_done,
-        "inhibitor_logged": engine.inhibitor_logged,
-        "sites": list(engine.sites),
-    }
-    save_checkpoint(path, _KIND, fp, arrays, rng=engine.rng, meta=meta)
-
-
-def _restore(engine: Engine, ck: Checkpoint) -> None:
-    """Put the state of a checkpoint into a fresh engine of the same run."""
-    where = repr(str(ck.path))
-    meta = ck.meta
-    step = meta.get("step")
-    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= engine.n_steps:
-        raise CheckpointError(f"checkpoint {where} has a bad step {step!r}")
-    if meta.get("n_steps") != engine.n_steps or meta.get("sites") != list(engine.sites):
-        raise CheckpointError(f"checkpoint {where}: the body's sites or the course length differ")
-    flags = (meta.get("surgery_done"), meta.get("inhibitor_logged"))
-    if not all(isinstance(f, bool) for f in flags):
-        raise CheckpointError(f"checkpoint {where} has a malformed header")
-    ns = len(engine.sites)
-    engine.rows = Rows.from_arrays(ck.arrays, where, n_sites=ns)
-    engine.log = EventLog.from_arrays(ck.arrays, where, n_sites=ns, n_kinds=len(EVENT_KINDS))
-    records = Records(engine.n_steps, ns)
-    records.load(ck.arrays, step, where)
-    engine.records = records
-    engine.step = step
-    engine.surgery_done, engine.inhibitor_logged = bool(flags[0]), bool(flags[1])
-    engine.rng = ck.generator()
-
-
 def _finish(
     engine: Engine,
     target: Path | None,
@@ -319,7 +305,7 @@ def _finish(
 ) -> CourseResult:
     def save() -> None:
         if target is not None:
-            _save(engine, target, run, fp)
+            save_course(engine, target, run, fp)
 
     engine.run(engine.n_steps if stop is None else stop, save, every)
     save()
@@ -461,8 +447,10 @@ def simulate_course(
         primary_cells=size,
         primary_capacity_cells=capacity,
     )
+    _n_steps(years_f, dt, warn=True)  # the records fit (Engine checked): warn if long
     if path is not None and path.exists():
-        _restore(engine, load_checkpoint(path, _KIND, fp))
+        restore_course(engine, load_checkpoint(path, _KIND, fp))
+        logger.info("course: resuming from %s", path)
     else:
         engine.start()
     return _finish(engine, path, run, fp, every, stop)
@@ -474,6 +462,7 @@ def resume_course(
     *,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: float | None = None,
+    expect: Mapping[str, Any] | None = None,
 ) -> CourseResult:
     """Continue a course from a checkpoint written by :func:`simulate_course`.
 
@@ -488,12 +477,18 @@ def resume_course(
         and tumour parameters come from the checkpoint.
     checkpoint, checkpoint_every :
         Keep checkpointing (to ``checkpoint``, default ``path``) every so many days.
+    expect : mapping, optional
+        Arguments the stored course must have been started with (keys of
+        :func:`simulate_course`: ``primary``, ``years``, ``dt_days``, ``primary_cells``,
+        ``primary_capacity_cells``, ``surgery_day``, ``inhibitor_from_day``, and ``rng``
+        as an int seed); a checkpoint of another course is refused. This is how
+        ``circnet course --checkpoint`` makes sure that the file belongs to the command.
 
     Raises
     ------
     CheckpointError
         Missing, unreadable, truncated, altered or foreign file; a body that differs
-        from the original.
+        from the original; a course other than ``expect`` says.
 
     Examples
     --------
@@ -527,7 +522,9 @@ def resume_course(
         engine = _engine(model, run, np.random.default_rng(0))
     except (KeyError, TypeError, ValueError, CircnetError) as err:
         raise CheckpointError(f"checkpoint {where} has bad parameters: {err}") from err
-    _restore(engine, ck)
+    if expect is not None:
+        check_expected(run, expect, where)
+    restore_course(engine, ck)
     every = _every(checkpoint_every, engine.dt)
     if target is None and every:
         target = src

@@ -27,10 +27,25 @@ member whose task raises is recorded as failed (with its error) and retried
 checkpoint (kind ``"ensemble-chunk"``, see :mod:`circnet._files`); a later call with the
 same task, design, seed and fixed arguments skips the members already done (resume
 after an interruption), and gives the table an uninterrupted run gives.
+
+Timeouts: with ``timeout=SECONDS`` a member that runs longer is stopped and recorded as
+failed with a ``TimeoutError`` (it is not retried). Within a task the limit is a
+``SIGALRM`` timer (POSIX, main thread: the in-process engine called from the main
+thread, and every worker of ``"processes"``), which interrupts Python code, including
+sleeps and waits; code stuck inside one call of a C extension is interrupted only when
+that call returns. The ``"processes"`` engine also keeps a deadline of its own for each
+chunk (``timeout`` per member plus :data:`TIMEOUT_GRACE` seconds): a chunk that overruns
+it has its worker processes killed, its members recorded as timed out, and the other
+chunks go on in fresh workers, so that a run never hangs. A dask or user executor gets
+the same deadline but its threads cannot be killed: the chunk is recorded as timed out
+and left to finish in the background. The in-process engine has no such backstop (it
+runs in the caller's thread): use ``engine="processes"`` for tasks that may hang in C
+code.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -46,10 +61,10 @@ import yaml
 
 from ._designs import Design, as_design, grid, saltelli, sample
 from ._ensemble_result import Chunk, EnsembleResult, Record, member_table
-from ._executors import engine_for, run_jobs
+from ._executors import Deadline, engine_for, run_jobs, time_limit
 from ._files import atomic_write, fingerprint
 from ._tasks import TASKS, check_task_parameters, course_task, fates_task, simulate_task
-from ._validation import check_bool, check_int, check_path, check_rng
+from ._validation import check_bool, check_int, check_number, check_path, check_rng
 from .body import default_body
 from .errors import (
     BodyFileError,
@@ -58,6 +73,9 @@ from .errors import (
     ParameterError,
     UnknownNameError,
 )
+from .io import SafeLoader
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "Design",
@@ -72,7 +90,11 @@ __all__ = [
     "course_task",
     "member_rng",
     "run_config",
+    "TIMEOUT_GRACE",
 ]
+
+#: Seconds a chunk may overrun ``timeout`` x its members before its workers are killed.
+TIMEOUT_GRACE = 5.0
 
 
 # =========================================================================== members
@@ -99,6 +121,7 @@ def _run_chunk(
     root: np.random.SeedSequence,
     fixed: Mapping[str, Any],
     retries: int,
+    timeout: float | None = None,
 ) -> Chunk:
     """Run one chunk of members (in whatever process); never raises for a member."""
     records: list[Record] = []
@@ -106,17 +129,34 @@ def _run_chunk(
         tries = 0
         while True:
             tries += 1
+            timed_out = False
             try:
-                outcome = task(dict(params), member_rng(root, i), **fixed)
+                with time_limit(timeout):
+                    outcome = task(dict(params), member_rng(root, i), **fixed)
                 values = {str(k): float(v) for k, v in outcome.items()}
                 status, error = "ok", ""
+            except Deadline:
+                values, status, timed_out = {}, "failed", True
+                error = _timeout_error(timeout)
             except Exception as err:  # noqa: BLE001 - recorded, reported, retried
                 values, status = {}, "failed"
                 error = f"{type(err).__name__}: {err}".splitlines()[0]
-            if status == "ok" or tries > retries:
+            if status == "ok" or timed_out or tries > retries:
                 break
+            logger.info("member %d failed (%s): retry %d of %d", i, error, tries, retries)
         records.append((i, status, tries, error, values))
     return Chunk.from_records(records)
+
+
+def _timeout_error(timeout: float | None, killed: bool = False) -> str:
+    how = "; its worker was stopped" if killed else ""
+    return f"TimeoutError: the member ran longer than timeout={timeout:g} s{how}"
+
+
+def _timed_out(rows: Sequence[tuple[int, Mapping[str, Any]]], timeout: float) -> Chunk:
+    """The chunk of members whose worker overran the deadline: every member failed."""
+    error = _timeout_error(timeout, killed=True)
+    return Chunk.from_records([(i, "failed", 1, error, {}) for i, _ in rows])
 
 
 # =========================================================================== running
@@ -222,6 +262,7 @@ def ensemble(
     checkpoint: str | os.PathLike[str] | None = None,
     max_chunks: int | None = None,
     progress: bool | None = None,
+    timeout: float | None = None,
     **fixed: Any,
 ) -> EnsembleResult:
     """Run ``task`` on every member of ``design``, each with its own random stream.
@@ -253,6 +294,10 @@ def ensemble(
         time limit.
     progress : bool or None
         tqdm progress bar over chunks (default: only on a terminal).
+    timeout : float, optional
+        Seconds a member may run; one that runs longer is recorded as failed with a
+        ``TimeoutError`` (not retried). See the module docstring for how each engine
+        enforces it (the ``"processes"`` engine kills a worker that hangs).
     **fixed
         Keyword arguments passed to every call of the task (e.g. ``primary``, ``years``).
 
@@ -283,6 +328,11 @@ def ensemble(
     else:
         size = check_int(chunk_size, "chunk_size", low=1)
     limit = None if max_chunks is None else check_int(max_chunks, "max_chunks", low=0)
+    seconds = (
+        None
+        if timeout is None
+        else check_number(timeout, "timeout", low=0.0, low_open=True, unit="s")
+    )
 
     done: dict[int, Chunk] = {}
     ckpt = None if checkpoint is None else check_path(checkpoint, "checkpoint")
@@ -293,11 +343,13 @@ def ensemble(
         ckpt.mkdir(parents=True, exist_ok=True)
         fp = _fingerprint(fn, d, root, fixed)
         done = _load_chunks(ckpt, fp, n)
+        if done:
+            logger.info("resuming from %s: %d chunk(s) already done", ckpt, len(done))
     finished = {int(i) for c in done.values() for i in c.member}
     todo = [i for i in range(n) if i not in finished]
     chunks = [todo[s : s + size] for s in range(0, len(todo), size)][:limit]
     params = d.table.to_dict(orient="records")
-    jobs = {c[0]: (fn, [(i, params[i]) for i in c], root, fixed, retries) for c in chunks}
+    jobs = {c[0]: (fn, [(i, params[i]) for i in c], root, fixed, retries, seconds) for c in chunks}
 
     show = (
         check_bool(progress, "progress")
@@ -318,7 +370,18 @@ def ensemble(
             bar.update(1)
 
     try:
-        run_jobs(eng, _run_chunk, jobs, keep, retries=retries)
+        if seconds is None:
+            run_jobs(eng, _run_chunk, jobs, keep, retries=retries)
+        else:
+            run_jobs(
+                eng,
+                _run_chunk,
+                jobs,
+                keep,
+                retries=retries,
+                deadline=lambda first: len(jobs[first][1]) * seconds + TIMEOUT_GRACE,
+                on_timeout=lambda first: _timed_out(jobs[first][1], seconds),
+            )
     finally:
         if bar is not None:
             bar.close()
@@ -376,12 +439,16 @@ def run_config(
     scheduler address such as ``tcp://10.0.0.1:8786`` (needs ``circnet[dask]``).
     Optional fields: ``chunk_size``, ``retries``. An unknown field is refused.
     """
-    p = Path(path)
+    p = check_path(path, "path")
     where = repr(str(p))
     try:
-        cfg = yaml.safe_load(p.read_text(encoding="utf-8"))
+        cfg = yaml.load(p.read_text(encoding="utf-8"), Loader=SafeLoader)  # noqa: S506
     except OSError as err:
         raise BodyFileError(f"{where}: cannot read ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise BodyFileError(f"{where}: not UTF-8 text (byte {err.start})") from err
+    except RecursionError as err:
+        raise BodyFileError(f"{where}: the YAML is nested too deeply") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -403,13 +470,15 @@ def run_config(
         )
     kind = spec.get("kind", "grid")
     params = dict(spec["parameters"])
+    if not all(isinstance(k, str) for k in params):
+        raise BodyFileError(f"{where}: the names in design.parameters must be strings")
     seed = cfg.get("seed")
     design: Design
     if kind == "grid":
         design = grid(params)
     elif kind in ("lhs", "sobol", "saltelli"):
         n = spec.get("n")
-        if not isinstance(n, int):
+        if not isinstance(n, int) or isinstance(n, bool):
             raise BodyFileError(f"{where}: design.n must be an integer for kind {kind!r}")
         design = (
             saltelli(params, n, rng=seed)
@@ -420,7 +489,14 @@ def run_config(
         raise BodyFileError(
             f"{where}: design.kind must be grid, lhs, sobol or saltelli (got {kind!r})"
         )
-    fixed = dict(cfg.get("fixed") or {})
+    fixed_spec = cfg.get("fixed") or {}
+    if not isinstance(fixed_spec, Mapping) or not all(isinstance(k, str) for k in fixed_spec):
+        raise BodyFileError(f"{where}: field 'fixed' must be a mapping of argument names")
+    fixed = dict(fixed_spec)
+    if not isinstance(cfg["task"], str):
+        raise BodyFileError(f"{where}: field 'task' must be fates, simulate or course")
+    out = cfg.get("out")
+    out_path = None if not out else check_path(out, "out", writable=True)
     sex = fixed.pop("sex", None)
     if sex is not None:
         fixed["body"] = default_body(sex)
@@ -434,7 +510,13 @@ def run_config(
                 f"engine {eng!r} (a dask scheduler address) needs dask.distributed: "
                 "pip install 'circnet[dask]'"
             ) from err
-        client = Client(eng)
+        try:
+            client = Client(eng)
+        except (OSError, ValueError, TypeError) as err:
+            raise ParameterError(
+                f"{where}: engine {eng!r} is neither 'inprocess', 'processes' nor a dask "
+                f"scheduler that answers ({str(err).splitlines()[0] if str(err) else err!r})"
+            ) from err
         eng = client
     try:
         result = ensemble(
@@ -452,8 +534,7 @@ def run_config(
     finally:
         if client is not None:
             client.close()
-    out = cfg.get("out")
-    if out:
-        with atomic_write(Path(out)) as fh:
+    if out_path is not None:
+        with atomic_write(out_path) as fh:
             result.table.to_csv(fh, index=False)
     return result

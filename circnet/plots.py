@@ -1,16 +1,22 @@
 """Static plots of circnet results with matplotlib (the optional extra ``plot``).
 
 Install with ``pip install 'circnet[plot]'``; matplotlib is imported inside the
-functions only, so ``import circnet`` never needs it. Each function takes a result
-object (fates, a distribution over time, a disease course), draws one figure and
-writes it atomically as PNG or SVG, chosen by the suffix of ``path``; it returns the
-path. Figures are built with :class:`matplotlib.figure.Figure` directly (no
-``pyplot``): no global state, no display, any backend.
+functions only, so ``import circnet`` never needs it. Each ``plot_*`` function takes a
+result object (fates, a distribution over time, a disease course, a body) and
+
+- with ``ax=`` (a :class:`matplotlib.axes.Axes`), draws on it and returns it: for
+  figures of your own (``fig, ax = plt.subplots()``);
+- with ``path=``, writes the figure atomically as PNG or SVG, chosen by the suffix,
+  and returns the path (a figure made with :class:`matplotlib.figure.Figure` directly:
+  no pyplot, no global state, any backend); the path is checked before any drawing;
+- with neither, draws on a new pyplot figure (shown inline in a notebook) and returns
+  its Axes.
 
 ========================  ==========================================================
 :func:`plot_fates`        bar chart of fate probabilities, one or several primaries
 :func:`plot_propagation`  where released cells are over time, by state group
 :func:`plot_course`       a disease course: burden per site (log scale), event timeline
+:func:`draw_body`         the body network: same layout and colours as the HTML view
 :func:`group_states`      sum a time x state table into the state groups below
 ========================  ==========================================================
 
@@ -27,7 +33,6 @@ State groups (:data:`STATE_GROUPS`), by the kind of each state (:mod:`circnet.st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +42,18 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ._body_figure import draw_body
 from ._calibration_figure import calibration_figure, plot_calibration
-from ._figure import PLOT_FORMATS, figure_bytes, figure_path, new_figure, save_figure
+from ._course_figure import check_course, course_figure, draw_burden, draw_events
+from ._figure import (
+    PLOT_FORMATS,
+    figure_bytes,
+    figure_path,
+    finish,
+    new_figure,
+    save_figure,
+    target_axes,
+)
 from ._format import fmt_number
 from ._validation import check_int
 from .body import default_body
@@ -50,6 +65,7 @@ __all__ = [
     "plot_fates",
     "plot_propagation",
     "plot_course",
+    "draw_body",
     "group_states",
     "fates_figure",
     "propagation_figure",
@@ -74,11 +90,6 @@ _GROUP_COLOURS = {
     "in lymph": "#2e9d3a",
     "dead": "#9e9e9e",
     "colonised": "#54278f",
-}
-_EVENT_STYLE = {  # kind -> (marker, colour, legend text)
-    "angiogenic_switch": ("^", "#d32f2f", "angiogenic switch"),
-    "detectable": ("*", "#000000", "detectable"),
-    "cleared": ("x", "#616161", "cleared"),
 }
 #: The group of each kind of state (``transit`` is split into blood and lymph).
 _KIND_GROUPS = {
@@ -124,19 +135,37 @@ def _fate_table(fates: Any) -> pd.DataFrame:
     return table.astype(float)
 
 
+def _fates_size(table: pd.DataFrame, top: int, include_dead: bool) -> tuple[float, float]:
+    n_fates = min(top, table.shape[1] - (0 if include_dead or "dead" not in table else 1))
+    return 7.5, 1.2 + 0.32 * max(n_fates, 1) * max(1, min(table.shape[0], 3))
+
+
 def fates_figure(
-    fates: Any, *, top: int = 10, include_dead: bool = False, log: bool = True, title: Any = None
+    fates: Any,
+    *,
+    top: int = 10,
+    include_dead: bool = False,
+    log: bool = True,
+    title: Any = None,
+    ax: Any = None,
 ) -> Any:
     """The figure of :func:`plot_fates` (same arguments but ``path``), unsaved."""
     table = _fate_table(fates)
     top = check_int(top, "top", low=1)
+    if ax is None:
+        ax = new_figure(*_fates_size(table, top, include_dead)).add_subplot()
+    _draw_fates(ax, table, top=top, include_dead=include_dead, log=log, title=title)
+    return ax.figure
+
+
+def _draw_fates(
+    ax: Any, table: pd.DataFrame, *, top: int, include_dead: bool, log: bool, title: Any
+) -> None:
     shown = table.drop(columns=["dead"], errors="ignore") if not include_dead else table
     order = shown.max(axis=0).sort_values(ascending=False)
     order = order[order > 0].index[:top].tolist() or list(shown.columns[:top])
     data = shown[order]
     n_rows, n_fates = data.shape
-    fig = new_figure(7.5, 1.2 + 0.32 * n_fates * max(1, min(n_rows, 3)))
-    ax = fig.add_subplot()
     height = 0.8 / n_rows
     y = np.arange(n_fates)
     colours = [f"C{i % 10}" for i in range(n_rows)]
@@ -173,18 +202,18 @@ def fates_figure(
             dead = ", ".join(fmt_number(v, digits=3) for v in table["dead"].iloc[:4])
             title += f"\n(dead: {dead}; top {len(order)} other fates shown)"
     ax.set_title(str(title), fontsize=10)
-    return fig
 
 
 def plot_fates(
     fates: Any,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Any = None,
     top: int = 10,
     include_dead: bool = False,
     log: bool = True,
     title: str | None = None,
-) -> Path:
+) -> Any:
     """Bar chart of fate probabilities of shed cells, for one or several primaries.
 
     Parameters
@@ -193,8 +222,10 @@ def plot_fates(
         :meth:`TransportModel.fates` (a Series for one primary, its ``name`` the
         primary) or :meth:`TransportModel.fate_table` (a DataFrame, one row per
         primary); also a :class:`~circnet.FateResult` or a mapping of primary to either.
-    path : str or pathlib.Path
-        File to write, ``.png`` or ``.svg`` (atomically; parent folders are created).
+    path : str or pathlib.Path, optional
+        File to write, ``.png`` or ``.svg`` (atomically).
+    ax : matplotlib.axes.Axes, optional
+        Draw on these Axes (default: a new figure).
     top : int
         Show the ``top`` most likely fates (by their largest probability over the
         primaries).
@@ -207,15 +238,15 @@ def plot_fates(
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    pathlib.Path or matplotlib.axes.Axes
+        ``path`` when given, else the Axes drawn on.
 
     Raises
     ------
     OptionalDependencyError
         matplotlib is not installed (``pip install 'circnet[plot]'``).
     ParameterError
-        Bad ``fates``, ``top`` or suffix.
+        Bad ``fates``, ``top``, ``ax`` or suffix.
 
     Examples
     --------
@@ -227,10 +258,18 @@ def plot_fates(
     >>> out = plot_fates(model.fate_table(["colon_rectum", "lung"]), folder / "fates.png")
     >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> plot_fates(model.fates("lung"), ax=ax) is ax
+    True
     """
-    figure_path(path)  # checked before any drawing
-    fig = fates_figure(fates, top=top, include_dead=include_dead, log=log, title=title)
-    return save_figure(fig, path)
+    if path is not None:
+        figure_path(path)  # checked before any drawing
+    table = _fate_table(fates)
+    top = check_int(top, "top", low=1)
+    ax = target_axes(ax, path, *_fates_size(table, top, include_dead))
+    _draw_fates(ax, table, top=top, include_dead=include_dead, log=log, title=title)
+    return finish(ax, path)
 
 
 # --------------------------------------------------------------------------- propagation
@@ -330,8 +369,18 @@ def propagation_figure(
     stacked: bool = True,
     log_time: bool = False,
     title: Any = None,
+    ax: Any = None,
 ) -> Any:
     """The figure of :func:`plot_propagation` (same arguments but ``path``), unsaved."""
+    if ax is None:
+        ax = new_figure(7.5, 4.2).add_subplot()
+    _draw_propagation(ax, dist, body=body, stacked=stacked, log_time=log_time, title=title)
+    return ax.figure
+
+
+def _draw_propagation(
+    ax: Any, dist: Any, *, body: Any, stacked: bool, log_time: bool, title: Any
+) -> None:
     counts = hasattr(dist, "counts")
     groups = group_states(dist, body)
     if log_time:
@@ -340,8 +389,6 @@ def propagation_figure(
         raise ParameterError("`dist` has no rows (one row per time, after 0 with `log_time`)")
     minutes = np.asarray(groups.index, dtype=float)
     t, unit = _time_axis(minutes)
-    fig = new_figure(7.5, 4.2)
-    ax = fig.add_subplot()
     values = groups.to_numpy(dtype=float)
     colours = [_GROUP_COLOURS.get(g, "#000000") for g in groups.columns]
     if stacked:
@@ -358,18 +405,18 @@ def propagation_figure(
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     ax.set_title(str(title) if title is not None else "Where the released cells are", fontsize=10)
-    return fig
 
 
 def plot_propagation(
     dist: Any,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Any = None,
     body: nx.DiGraph | StateSpace | None = None,
     stacked: bool = True,
     log_time: bool = False,
     title: str | None = None,
-) -> Path:
+) -> Any:
     """Where released cells are over time: in blood, lodged, in tissue, in lymph, dead,
     colonised.
 
@@ -378,8 +425,10 @@ def plot_propagation(
     dist : pandas.DataFrame or SimulationResult
         States over time, indexed by minutes: :meth:`TransportModel.propagate`
         (probabilities) or :meth:`TransportModel.simulate` (counts).
-    path : str or pathlib.Path
+    path : str or pathlib.Path, optional
         ``.png`` or ``.svg`` (written atomically).
+    ax : matplotlib.axes.Axes, optional
+        Draw on these Axes (default: a new figure).
     body : networkx.DiGraph or StateSpace, optional
         The body, to tell lymph from blood nodes (see :func:`group_states`).
     stacked : bool
@@ -391,7 +440,8 @@ def plot_propagation(
 
     Returns
     -------
-    pathlib.Path
+    pathlib.Path or matplotlib.axes.Axes
+        ``path`` when given, else the Axes drawn on.
 
     Examples
     --------
@@ -404,151 +454,48 @@ def plot_propagation(
     >>> b"<svg" in out.read_bytes()[:500]
     True
     """
-    figure_path(path)
-    fig = propagation_figure(dist, body=body, stacked=stacked, log_time=log_time, title=title)
-    return save_figure(fig, path)
+    if path is not None:
+        figure_path(path)
+    ax = target_axes(ax, path, 7.5, 4.2)
+    _draw_propagation(ax, dist, body=body, stacked=stacked, log_time=log_time, title=title)
+    return finish(ax, path)
 
 
 # --------------------------------------------------------------------------- course
-def course_figure(result: Any, *, top: int = 8, title: Any = None) -> Any:
-    """The figure of :func:`plot_course` (same arguments but ``path``), unsaved."""
-    for attr in ("timeseries", "events", "daily", "primary", "params"):
-        if not hasattr(result, attr):
-            raise ParameterError(
-                f"`result` must be a CourseResult (got {type(result).__name__} without {attr!r})"
-            )
-    top = check_int(top, "top", low=1)
-    ts = result.timeseries
-    events = result.events
-    primary = str(result.primary)
-    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
-    cells.columns = [str(c) for c in cells.columns]
-    end_days = float(cells.index.max()) if len(cells.index) else 0.0
-    scale, unit = (365.25, "years") if end_days > 730 else (1.0, "days")
-    others = [c for c in cells.columns if c != primary]
-    ranked = cells[others].max(axis=0).sort_values(ascending=False) if others else pd.Series()
-    shown = [c for c in ranked.index[: max(top - 1, 1)] if ranked[c] > 0]
-
-    fig = new_figure(8.5, 7.5)
-    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    t = np.asarray(cells.index, dtype=float) / scale
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if primary in cells.columns:
-            v = cells[primary].to_numpy(dtype=float)
-            ax.plot(
-                t, np.where(v > 0, v, np.nan), color="black", lw=2.2, label=f"{primary} (primary)"
-            )
-        for i, site in enumerate(shown):
-            v = cells[site].to_numpy(dtype=float)
-            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=f"C{i % 10}", label=site)
-        daily = result.daily
-        if "metastatic_cells" in daily and len(daily):
-            v = daily["metastatic_cells"].to_numpy(dtype=float)
-            ax.plot(
-                np.asarray(daily.index, dtype=float) / scale,
-                np.where(v > 0, v, np.nan),
-                color="#54278f",
-                lw=1.2,
-                ls="--",
-                label="all metastases",
-            )
-    det = float(getattr(result.params, "detection_cells", math.nan))
-    if math.isfinite(det):
-        ax.axhline(det, color="#616161", lw=0.9, ls=":")
-        ax.annotate(
-            f"detectable ({det:.0e} cells)",
-            (0.005, det),
-            xycoords=("axes fraction", "data"),
-            xytext=(0, 3),
-            textcoords="offset points",
-            fontsize=7,
-            color="#616161",
-        )
-    if ax.has_data():
-        ax.set_yscale("log")
-    ax.set_ylabel("tumour cells at the site (log scale)")
-    ax.grid(alpha=0.3, which="major")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    if title is None:
-        span = f"{end_days / 365.25:.3g} years" if unit == "years" else f"{end_days:g} days"
-        title = f"Disease course from a primary in {primary}: {span}"
-    ax.set_title(str(title), fontsize=10)
-
-    # event timeline: one row per site, seeding period as a bar, events as markers
-    ev = events.copy()
-    ev["site"] = ev["site"].astype(str)
-    ev["kind"] = ev["kind"].astype(str)
-    founded = ev[ev["kind"] == "founded"].groupby("site")["day"].agg(["min", "max"])
-    founded_n = ev[ev["kind"] == "founded"].groupby("site")["count"].sum()
-    marked = ev[ev["kind"].isin(list(_EVENT_STYLE))]
-    sites = list(dict.fromkeys([primary, *founded_n.sort_values(ascending=False).index]))
-    sites = [s for s in sites if s in founded.index or s in set(marked["site"]) or s == primary]
-    sites = sites[: max(top * 2, 12)]
-    row = {s: i for i, s in enumerate(sites)}
-    for s in sites:
-        if s in founded.index:
-            lo, hi = founded.loc[s]
-            ax2.plot(
-                [lo / scale, hi / scale], [row[s]] * 2, color="#b39ddb", lw=5, solid_capstyle="butt"
-            )
-            ax2.plot([lo / scale], [row[s]], "o", ms=4, color="#54278f")
-    for kind, (marker, colour, text) in _EVENT_STYLE.items():
-        e = marked[(marked["kind"] == kind) & marked["site"].isin(row)]
-        ax2.scatter(
-            e["day"].to_numpy(dtype=float) / scale,
-            [row[s] for s in e["site"]],
-            marker=marker,
-            s=40,
-            color=colour,
-            label=text,
-            zorder=3,
-        )
-    ax2.plot([], [], color="#b39ddb", lw=5, label="colonies founded (first to last)")
-    for kind, colour, text in (
-        ("surgery", "#1e63c4", "surgery"),
-        ("inhibitor_start", "#2e9d3a", "inhibitor from"),
-    ):
-        for day in ev.loc[ev["kind"] == kind, "day"].unique():
-            for a in (ax, ax2):
-                a.axvline(float(day) / scale, color=colour, lw=1.2, ls="--")
-            ax2.plot([], [], color=colour, ls="--", label=text)
-    ax2.set_yticks(range(len(sites)), sites, fontsize=8)
-    ax2.set_ylim(len(sites) - 0.5, -0.5)
-    ax2.set_xlabel(f"time since the start ({unit})")
-    ax2.set_title("Events per site", fontsize=9)
-    ax2.grid(axis="x", alpha=0.3)
-    handles, labels = ax2.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles, strict=True))
-    ax2.legend(
-        uniq.values(), uniq.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-    )  # fmt: skip
-    ax2.set_xlim(0, max(end_days, 1.0) / scale)
-    return fig
-
-
-def plot_course(result: Any, path: str | Path, *, top: int = 8, title: str | None = None) -> Path:
+def plot_course(
+    result: Any,
+    path: str | Path | None = None,
+    *,
+    ax: Any = None,
+    top: int = 8,
+    title: str | None = None,
+) -> Any:
     """The disease course: tumour burden per site over time, and the events per site.
 
     Top panel: cells at the primary and at the ``top - 1`` metastatic sites with the
     largest burden, on a log scale, with the total metastatic burden and the detection
-    threshold. Bottom panel: per site, the period in which colonies were founded, the
-    angiogenic switches, the days tumours became detectable or were cleared; surgery
-    and the start of an angiogenesis inhibitor as dashed vertical lines.
+    threshold. Bottom panel: one row per site; a strip whose colour gives the number of
+    colonies founded in each period, markers for angiogenic switches, detection and
+    clearing, and the count of each kind of event per site at the row's right end;
+    surgery and the start of an angiogenesis inhibitor as dashed vertical lines.
 
     Parameters
     ----------
     result : CourseResult
         From :func:`circnet.simulate_course`.
-    path : str or pathlib.Path
+    path : str or pathlib.Path, optional
         ``.png`` or ``.svg`` (written atomically).
+    ax : matplotlib.axes.Axes or pair of Axes, optional
+        One Axes: the burden panel only; two (e.g. from ``plt.subplots(2, 1)``): the
+        burden and the events panels. Default: a new figure with both.
     top : int
         Number of sites drawn in the top panel (the primary included).
     title : str, optional
 
     Returns
     -------
-    pathlib.Path
+    pathlib.Path, matplotlib.axes.Axes or tuple of two Axes
+        ``path`` when given, else what was drawn on (both Axes of a new figure).
 
     Examples
     --------
@@ -559,7 +506,27 @@ def plot_course(result: Any, path: str | Path, *, top: int = 8, title: str | Non
     >>> out = plot_course(res, pathlib.Path(tempfile.mkdtemp()) / "course.png")
     >>> out.stat().st_size > 1000
     True
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> plot_course(res, ax=ax).get_yscale()
+    'log'
     """
-    figure_path(path)
-    fig = course_figure(result, top=top, title=title)
-    return save_figure(fig, path)
+    if path is not None:
+        figure_path(path)
+    check_course(result)
+    top = check_int(top, "top", low=1)
+    if ax is None:  # pyplot's figure when it is not saved: notebooks show it
+        fig = course_figure(result, top=top, title=title, pyplot=path is None)
+        return save_figure(fig, path) if path is not None else tuple(fig.axes[:2])
+    pair = isinstance(ax, (tuple, list)) or (hasattr(ax, "shape") and hasattr(ax, "ravel"))
+    axes = list(np.ravel(ax)) if pair else [ax]
+    if len(axes) not in (1, 2):
+        raise ParameterError(f"`ax` must be one Axes or two (got {len(axes)})")
+    for a in axes:
+        target_axes(a, path, 0, 0)
+    draw_burden(axes[0], result, top=top, title=title)
+    if len(axes) == 2:
+        draw_events(axes[1], result, rows=max(top * 2, 12))
+    if path is not None:
+        return save_figure(axes[0].figure, path)
+    return axes[0] if len(axes) == 1 else tuple(axes)

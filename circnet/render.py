@@ -13,14 +13,16 @@ inserts ``heading`` raw, and ``from_nx`` changes the caller's graph. So: no pyvi
 template, no ``from_nx``, no ``heading``; the body is only read.
 
 The drawing
-    Nodes sit at fixed schematic positions from ``data/layout.csv`` (heart and lungs in
-    the middle, organs around, lymph nodes near their organs); nodes that table does not
-    know (user bodies) are placed next to their neighbours by a seeded spring layout.
-    Shape and colour by ``kind``; blood edges red when arterial (to and from the left
-    heart), blue when venous; lymph edges green (dashed from a bed to its tissue: the
-    filtration and extravasation route); edge width grows with ``log10(flow)``.
-    Hovering a node shows its numbers as plain text: kind, organ, flow in and out
-    (mL/min), share of cardiac output, volume (mL), capillary diameter (um), overlay.
+    The layout, styles and labels are those of :mod:`circnet._view_layout` (shared with
+    the static figure of :func:`circnet.plots.draw_body`): fixed schematic positions
+    from ``data/layout.csv``, nodes it does not know placed next to their neighbours,
+    then nodes moved apart until no node or label overlaps another; every node is
+    labelled with its name, as circnet's functions and command line take it
+    (``liver``, ``liver_bed``, ``celiac_nodes``). Shape and colour by ``kind``; blood
+    edges red when arterial, blue when venous; lymph edges green (dashed from a bed to
+    its tissue); edge width grows with ``log10(flow)``. Hovering a node shows its name
+    and numbers as plain text: kind, organ, flow in and out (mL/min), share of cardiac
+    output, volume (mL), capillary diameter (um), overlay.
 
 Overlays
     Values keyed by node names or by state/fate labels (``colony:liver``, ``dead``, ...;
@@ -45,8 +47,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
-import numbers
 import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
@@ -55,59 +55,22 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
-from ._files import atomic_write, data_text, read_data_csv
+from . import _view_layout as lay
+from ._files import atomic_write, data_text
 from ._format import fmt_number
-from ._overlay import LABEL_PREFIXES, read_overlay
+from ._overlay import LABEL_PREFIXES, Overlay, read_overlay
 from ._validation import check_bool, check_path
 from ._version import __version__
+from ._view_layout import EDGE_COLOURS, KIND_STYLES
 from .body import validate
 from .errors import CircnetError, ParameterError
 
 __all__ = ["render_html", "render_page", "LABEL_PREFIXES", "KIND_STYLES", "EDGE_COLOURS"]
 
-#: vis-network shape, fill, border and size of each node kind.
-KIND_STYLES: dict[str, dict[str, Any]] = {
-    "pool": {"shape": "diamond", "color": "#c62828", "border": "#7f0000", "size": 24},
-    "capillary_bed": {"shape": "dot", "color": "#f0964a", "border": "#a65314", "size": 15},
-    "tissue": {"shape": "square", "color": "#f3d9b1", "border": "#8d6e63", "size": 11},
-    "lymph_node": {"shape": "triangle", "color": "#81c784", "border": "#2e7d32", "size": 14},
-    "lymph_duct": {"shape": "triangleDown", "color": "#388e3c", "border": "#1b5e20", "size": 14},
-}
-_OTHER_STYLE = {"shape": "dot", "color": "#bdbdbd", "border": "#616161", "size": 10}
-_KIND_TEXT = {
-    "pool": "blood pool",
-    "capillary_bed": "capillary bed",
-    "tissue": "tissue (organ)",
-    "lymph_node": "lymph node group",
-    "lymph_duct": "lymph duct",
-}
-
-#: Edge colours: arterial and venous blood, lymph, bed -> tissue (filtration/extravasation).
-EDGE_COLOURS = {
-    "arterial": "#d32f2f",
-    "venous": "#1e63c4",
-    "lymph": "#2e9d3a",
-    "filtration": "#7cb342",
-}
-_EDGE_TEXT = {
-    "arterial": "blood, arterial",
-    "venous": "blood, venous",
-    "lymph": "lymph",
-    "filtration": "bed to its tissue (filtrate; the way out of a lodged cell)",
-}
-# sequential colour map of overlay values (light to dark purple; clear of red/blue/green)
-_CMAP = ("#efedf5", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f", "#3f007d")
-
 
 # --------------------------------------------------------------------------- data
-@lru_cache(maxsize=1)
-def _layout_table() -> dict[str, tuple[float, float]]:
-    return {r["node"]: (float(r["x"]), float(r["y"])) for r in read_data_csv("layout.csv")}
-
-
 @cache
 def _template(name: str) -> str:
     """A file of ``circnet/data/templates`` (the page, its script, the report's style)."""
@@ -164,104 +127,18 @@ def _vis_ids(body: nx.DiGraph) -> dict[Any, str]:
     return ids
 
 
-def _positions(body: nx.DiGraph) -> dict[Any, tuple[float, float]]:
-    """Schematic position of every node: data/layout.csv, else near its neighbours."""
-    table = _layout_table()
-    pos: dict[Any, tuple[float, float]] = {
-        n: table[n] for n in body if isinstance(n, str) and n in table
-    }
-    missing = [n for n in body if n not in pos]
-    if not missing:
-        return pos
-    und = nx.Graph()
-    und.add_nodes_from(body)
-    und.add_edges_from(body.edges())
-    if not pos:
-        sl = nx.spring_layout(und, seed=0, scale=650)
-        return {n: (float(x), float(y)) for n, (x, y) in sl.items()}
-    golden = math.pi * (3 - math.sqrt(5))
-    init = {n: np.array(p, dtype=float) for n, p in pos.items()}
-    for i, n in enumerate(missing):
-        near = [pos[m] for m in und.neighbors(n) if m in pos]
-        a = golden * (i + 1)
-        if near:
-            cx, cy = np.mean(near, axis=0)
-            r = 70.0
-        else:
-            cx, cy, r = 0.0, 0.0, 900.0 + 15.0 * i
-        init[n] = np.array([cx + r * math.cos(a), cy + r * math.sin(a)])
-    sl = nx.spring_layout(und, pos=init, fixed=list(pos), k=110.0, iterations=100, seed=0)
-    for n in missing:
-        pos[n] = (float(sl[n][0]), float(sl[n][1]))
-    return pos
-
-
-def _cardiac_output(body: nx.DiGraph) -> float:
-    co = body.graph.get("cardiac_output")
-    if isinstance(co, numbers.Real) and not isinstance(co, bool) and float(co) > 0:
-        return float(co)
-    if "left_heart" in body:
-        return sum(float(d["flow"]) for _, _, d in body.out_edges("left_heart", data=True))
-    return max(sum(float(d["flow"]) for _, _, d in body.out_edges(n, data=True)) for n in body)
-
-
-def _arterial_pools(body: nx.DiGraph) -> set[Any]:
-    if "left_heart" in body and body.nodes["left_heart"].get("kind") == "pool":
-        return {"left_heart"}
-    pools = [n for n, d in body.nodes(data=True) if d.get("kind") == "pool"]
-    if not pools:
-        return set()
-
-    def beds_fed(p: Any) -> int:
-        return sum(1 for v in body.successors(p) if body.nodes[v].get("kind") == "capillary_bed")
-
-    return {max(pools, key=beds_fed)}
-
-
-def _edge_class(body: nx.DiGraph, u: Any, v: Any, arterial: set[Any]) -> str:
-    d = body.edges[u, v]
-    if d.get("channel") == "lymph":
-        if body.nodes[u].get("kind") == "capillary_bed":
-            return "filtration"
-        return "lymph"
-    return "arterial" if (u in arterial or v in arterial) else "venous"
-
-
-def _edge_width(flow: float) -> float:
-    return round(0.5 + 0.9 * math.log10(1.0 + max(flow, 0.0) / 0.01), 3)
-
-
-def _short(text: str) -> str:
-    return re.sub(r"\s*\([^)]*\)", "", text).strip() or text
-
-
-def _display_label(body: nx.DiGraph, n: Any) -> str:
-    """Drawn label: organ name on the bed, none on its tissue, short names elsewhere."""
-    d = body.nodes[n]
-    kind, organ = d.get("kind"), d.get("organ")
-    if kind == "tissue" and any(
-        body.nodes[u].get("kind") == "capillary_bed" for u in body.predecessors(n)
-    ):
-        return ""
-    if kind == "capillary_bed" and isinstance(organ, str):
-        tissue = next(
-            (v for v in body.successors(n) if body.nodes[v].get("kind") == "tissue"), None
-        )
-        text = _short(str(body.nodes[tissue].get("label", ""))) if tissue is not None else ""
-        if not text or len(text) > 24:
-            text = organ.replace("_", " ").capitalize()
-        return text
-    return _short(str(d.get("label", n)))
-
-
 def _node_title(body: nx.DiGraph, n: Any, co: float) -> str:
+    """Tooltip: the node's name first (as the API takes it), then its numbers."""
     d = body.nodes[n]
     kind = d.get("kind")
-    lines = [str(d.get("label", n))]
-    lines.append(f"id: {n}")
-    lines.append(f"kind: {_KIND_TEXT.get(kind, kind)}")
+    lines = [str(n)]
+    if d.get("label") is not None and str(d["label"]) != str(n):
+        lines.append(str(d["label"]))
+    lines.append(f"kind: {lay.KIND_TEXT.get(kind, kind)}")
     if d.get("organ") is not None:
         lines.append(f"organ: {d['organ']}")
+    if d.get("node_group") is not None:
+        lines.append(f"lymph node group: {d['node_group']}")
     for side, edges in (("in", body.in_edges(n, data=True)), ("out", body.out_edges(n, data=True))):
         by = {"blood": 0.0, "lymph": 0.0}
         for _, _, e in edges:
@@ -286,22 +163,23 @@ def _node_title(body: nx.DiGraph, n: Any, co: float) -> str:
 
 # --------------------------------------------------------------------------- the network
 def _network_data(
-    body: nx.DiGraph, physics: bool, node_labels: bool
+    body: nx.DiGraph, physics: bool, node_labels: bool, ov: Overlay | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], dict[Any, str]]:
     from pyvis.network import Network  # the only pyvis import in circnet
 
     ids = _vis_ids(body)
-    pos = _positions(body)
-    co = _cardiac_output(body)
-    arterial = _arterial_pools(body)
+    # room for the largest size an overlay gives a node, and for every label
+    radius = None if ov is None else dict.fromkeys(ov.table.columns, lay.OVERLAY_RADIUS[1])
+    pos = lay.positions(body, radius, labels=node_labels)
+    co = lay.cardiac_output(body)
+    arterial = lay.arterial_pools(body)
     net = Network(directed=True, height="100%", width="100%")
     for n, d in body.nodes(data=True):
-        style = KIND_STYLES.get(d.get("kind"), _OTHER_STYLE)
+        style = lay.style(d.get("kind"))
         x, y = pos[n]
-        label = _display_label(body, n) if node_labels else ""
         net.add_node(
             ids[n],
-            label=label,
+            label=lay.node_label(n),
             shape=style["shape"],
             color={
                 "background": style["color"],
@@ -310,15 +188,15 @@ def _network_data(
                 "hover": {"background": style["color"], "border": "#000000"},
             },
             size=style["size"],
-            x=round(float(x), 2),
-            y=round(float(y), 2),
+            x=x,
+            y=y,
             title=_node_title(body, n, co),
             kind=str(d.get("kind")),
             name=str(n),
             physics=bool(physics),
         )
     for i, (u, v, d) in enumerate(body.edges(data=True)):
-        cls = _edge_class(body, u, v, arterial)
+        cls = lay.edge_class(body, u, v, arterial)
         flow = float(d["flow"])
         net.add_edge(
             ids[u],
@@ -330,39 +208,42 @@ def _network_data(
                 "hover": "#000000",
                 "opacity": 0.8,
             },
-            width=_edge_width(flow),
+            width=lay.edge_width(flow),
             dashes=cls == "filtration" or flow == 0,
-            title=f"{u} -> {v}\n{_EDGE_TEXT[cls]}\nflow: {fmt_number(flow)} mL/min",
+            title=f"{u} -> {v}\n{lay.EDGE_TEXT[cls]}\nflow: {fmt_number(flow)} mL/min",
             channel=str(d.get("channel")),
             flow=flow,
             cls=cls,
         )
-    options = json.loads(_template("vis-options.json"))  # vis-network options
+    options = lay.vis_options()
     options["physics"]["enabled"] = bool(physics)
     nodes, edges = net.get_network_data()[:2]
     # pyvis replaces an empty label by the node id: set the drawn labels here
     for item, n in zip(nodes, body.nodes, strict=True):
-        item["label"] = _display_label(body, n) if node_labels else ""
+        item["label"] = lay.node_label(n) if node_labels else ""
     return list(nodes), list(edges), options, ids
 
 
-# --------------------------------------------------------------------------- the page
-def _legend_nodes(kinds: list[str]) -> str:
-    svg = {
-        "diamond": '<polygon points="8,1 15,8 8,15 1,8"',
-        "dot": '<circle cx="8" cy="8" r="6"',
-        "square": '<rect x="2" y="2" width="12" height="12"',
-        "triangle": '<polygon points="8,2 15,14 1,14"',
-        "triangleDown": '<polygon points="1,2 15,2 8,14"',
-    }
+# --------------------------------------------------------------------------- the legend
+_SVG_SHAPES = {
+    "diamond": '<polygon points="8,1 15,8 8,15 1,8"',
+    "dot": '<circle cx="8" cy="8" r="6"',
+    "square": '<rect x="2" y="2" width="12" height="12"',
+    "triangle": '<polygon points="8,2 15,14 1,14"',
+    "triangleDown": '<polygon points="1,2 15,2 8,14"',
+}
+
+
+def _legend_nodes(body: nx.DiGraph, kinds: list[str]) -> str:
     rows = []
     for kind in kinds:
-        s = KIND_STYLES.get(kind, _OTHER_STYLE)
-        shape = svg[s["shape"]]
+        s = lay.style(kind)
+        example = next(str(n) for n, k in body.nodes(data="kind") if k == kind)
         rows.append(
-            f'<div class="row"><svg width="16" height="16" aria-hidden="true">{shape} '
-            f'fill="{s["color"]}" stroke="{s["border"]}" stroke-width="1.5"/></svg>'
-            f"{html.escape(_KIND_TEXT.get(kind, str(kind)))}</div>"
+            f'<div class="row"><svg width="16" height="16" aria-hidden="true">'
+            f'{_SVG_SHAPES[s["shape"]]} fill="{s["color"]}" stroke="{s["border"]}" '
+            f'stroke-width="1.5"/></svg><span>{html.escape(lay.KIND_TEXT.get(kind, kind))} '
+            f"<code>{html.escape(example)}</code></span></div>"
         )
     return "\n".join(rows)
 
@@ -374,11 +255,45 @@ def _legend_edges(classes: list[str]) -> str:
         rows.append(
             f'<div class="row"><svg width="28" height="10" aria-hidden="true">'
             f'<line x1="1" y1="5" x2="27" y2="5" stroke="{EDGE_COLOURS[cls]}" '
-            f'stroke-width="3"{dash}/></svg>{html.escape(_EDGE_TEXT[cls])}</div>'
+            f'stroke-width="3"{dash}/></svg>{html.escape(lay.EDGE_TEXT[cls])}</div>'
         )
     return "\n".join(rows)
 
 
+def _nice(v: float) -> float:
+    """``v`` rounded to two significant digits."""
+    return float(f"{v:.2g}")
+
+
+def _legend_overlay(ov: Overlay) -> str:
+    """What node size and colour mean, in the overlay's own values."""
+    values = ov.table.to_numpy(dtype=float)
+    vmax = float(values.max()) if values.size else 0.0
+    name = html.escape(ov.name)
+    rows = [f'<h2 id="circnet-overlay-name">{name}</h2>']
+    rows.append(
+        f"<div>Node size and colour show the {name} at the node: larger and darker is "
+        "more (the area grows in proportion).</div>"
+    )
+    samples = [vmax] + [_nice(vmax * f) for f in (0.25, 1 / 16)] if vmax > 0 else []
+    samples = [v for v in dict.fromkeys(samples) if v > 0]
+    for v in [*samples, 0.0]:
+        r, fill = lay.overlay_style(v, vmax)
+        px = round(r * 0.45, 1)
+        box = round(2 * lay.OVERLAY_RADIUS[1] * 0.45 + 2)
+        border = "#2d004b" if v > 0 else "#9e9e9e"
+        text = f"{name} = {html.escape(fmt_number(v))}" + (" (largest)" if v == vmax else "")
+        rows.append(
+            f'<div class="row sample"><svg width="{box}" height="{box}" aria-hidden="true">'
+            f'<circle cx="{box / 2}" cy="{box / 2}" r="{px}" fill="{fill}" stroke="{border}"/>'
+            f'</svg><span class="value" data-value="{v!r}">{text}</span></div>'
+        )
+    rows.append("<div>Nodes without a value keep their kind's shape and colour.</div>")
+    rows.append('<div id="circnet-dead"></div>')
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- the page
 def render_page(
     body: nx.DiGraph,
     overlay: pd.Series | pd.DataFrame | Mapping[Any, float] | None = None,
@@ -424,26 +339,30 @@ def render_page(
     node_labels = check_bool(node_labels, "node_labels")
     if title is not None and not isinstance(title, str):
         raise ParameterError(f"`title` must be a string (got {type(title).__name__})")
+    if title is not None and any("\ud800" <= c <= "\udfff" for c in title):
+        raise ParameterError("`title` must be valid Unicode text (it holds a lone surrogate)")
     extras = {"extra_head": extra_head, "extra_body": extra_body, "extra_script": extra_script}
     for name, extra in extras.items():
         if not isinstance(extra, str):
             raise ParameterError(f"`{name}` must be a string (got {type(extra).__name__})")
     ov = None if overlay is None else read_overlay(body, overlay)
-    nodes, edges, options, ids = _network_data(body, physics, node_labels)
+    nodes, edges, options, ids = _network_data(body, physics, node_labels, ov)
 
     ov_data = None if ov is None else ov.page_data(ids)
     data: dict[str, Any] = {"nodes": nodes, "edges": edges, "options": options}
-    data.update(overlay=ov_data, cmap=list(_CMAP))
+    scale = {"radius": list(lay.OVERLAY_RADIUS), "zero_radius": lay.overlay_style(0, 1)[0]}
+    data.update(overlay=ov_data, cmap=list(lay.CMAP), scale=scale)
 
     g = body.graph
     heading = title if title is not None else str(g.get("name") or "circnet body")
     sub = [f"{body.number_of_nodes()} nodes, {body.number_of_edges()} edges"]
     if g.get("name") and title is not None:
         sub.insert(0, str(g["name"]))
-    sub.append(f"cardiac output {fmt_number(_cardiac_output(body))} mL/min")
+    sub.append(f"cardiac output {fmt_number(lay.cardiac_output(body))} mL/min")
     if g.get("sex"):
         sub.append(f"sex: {g['sex']}")
-    kinds = [k for k in KIND_STYLES if any(d.get("kind") == k for _, d in body.nodes(data=True))]
+    present = {d.get("kind") for _, d in body.nodes(data=True)}
+    kinds = [k for k in KIND_STYLES if k in present]
     classes = [c for c in EDGE_COLOURS if any(e.get("cls") == c for e in edges)]
 
     vis_version, vis_js, vis_css = _vis_assets()
@@ -453,11 +372,10 @@ def render_page(
         "VIS_VERSION": html.escape(vis_version),
         "TITLE": html.escape(heading),
         "SUBTITLE": html.escape(" · ".join(sub)),
-        "CMAP": ", ".join(_CMAP),
-        "LEGEND_NODES": _legend_nodes(kinds),
+        "LEGEND_NODES": _legend_nodes(body, kinds),
         "LEGEND_EDGES": _legend_edges(classes),
         "OVERLAY_HIDDEN": "" if ov is not None else "hidden",
-        "OVERLAY_NAME": html.escape(ov.name if ov is not None else ""),
+        "OVERLAY_LEGEND": _legend_overlay(ov) if ov is not None else "",
         "TIME_HIDDEN": "" if (ov is not None and ov.times) else "hidden",
         "DATA": _json_for_script(data),
         "VIS_CSS": re.sub(r"</(style)", r"<\\/\1", vis_css, flags=re.IGNORECASE),
@@ -499,17 +417,18 @@ def render_html(
         ``transit:<node>``, ``lodged:<bed or organ>``, ``trapped:<lymph node>``,
         ``node:<lymph node>``, ``tissue:<organ>`` / ``colony:<organ>`` (the organ's
         tissue node), and ``dead`` (shown as text in the legend). Values landing on
-        one node are summed; node size and colour follow their square root; the
-        tooltip shows them. A Series' ``name`` names the values. A DataFrame indexed
-        by time (its index name, e.g. ``"day"``, labels the readout) with labels as
-        columns adds a slider and a play button that step through its rows; its
-        ``columns.name`` names the values.
+        one node are summed; a node's drawn area and the darkness of its colour grow
+        with its value, and the legend shows sample sizes and colours with their
+        values; the tooltip shows each value. A Series' ``name`` names the values.
+        A DataFrame indexed by time (its index name, e.g. ``"day"``, labels the
+        readout) with labels as columns adds a slider and a play button that step
+        through its rows; its ``columns.name`` names the values.
     title : str, optional
         Page heading (shown as text). Default: the body's ``name`` graph attribute.
     physics : bool, default False
         Let vis-network's physics move the nodes from their schematic positions.
     node_labels : bool, default True
-        Draw node labels (tooltips are always there).
+        Draw node labels, the node names (tooltips are always there).
 
     Returns
     -------

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ._files import atomic_write, data_text
 from ._format import fmt_number
+from ._notebook import View
 from ._validation import check_bool, check_int, check_path
 from ._version import __version__
 from .body import organs, tissue_of
@@ -201,21 +202,43 @@ def _site_rows(result: Any) -> list[list[Any]]:
     return rows
 
 
-def _event_rows(result: Any, limit: int) -> tuple[list[list[Any]], int]:
-    ev = result.events
-    ev = ev[ev["kind"].astype(str) != "founded"]
-    rows = [
-        [float(r.day), str(r.site), str(r.kind), int(r.count), float(r.cells), bool(r.primary)]
-        for r in ev.head(limit).itertuples(index=False)
+def _event_rows(result: Any) -> list[list[Any]]:
+    """Events grouped by kind and site: count, first and last day, cells at the first."""
+    ev = result.events.copy()
+    if ev.empty:
+        return []
+    ev["kind"] = ev["kind"].astype(str)
+    ev["site"] = ev["site"].astype(str)
+    ev = ev.sort_values("day", kind="stable")
+    groups = ev.groupby(["kind", "site"], sort=False)
+    table = groups.agg(
+        events=("day", "size"),
+        count=("count", "sum"),
+        first=("day", "min"),
+        last=("day", "max"),
+        cells=("cells", "first"),
+    ).reset_index()
+    kinds = {k: i for i, k in enumerate(["founded", *dict.fromkeys(ev["kind"])])}
+    table["order"] = table["kind"].map(kinds)
+    table = table.sort_values(["order", "count"], ascending=[True, False], kind="stable")
+    return [
+        [
+            str(r.kind).replace("_", " "),
+            str(r.site),
+            int(r.count),
+            int(r.events),
+            float(r.first),
+            float(r.last),
+        ]  # fmt: skip
+        for r in table.itertuples(index=False)
     ]
-    return rows, len(ev)
 
 
 # --------------------------------------------------------------------------- the report
 def course_report(
     result: Any,
     body: nx.DiGraph,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
     fates: pd.Series | None = None,
     propagation: pd.DataFrame | None = None,
@@ -224,7 +247,7 @@ def course_report(
     plots: bool = True,
     max_frames: int = 400,
     max_events: int = 300,
-) -> Path:
+) -> Path | View:
     """Write a disease-course report: network with a time control, plots and tables.
 
     One self-contained HTML file (no network needed, every request blocked): the page
@@ -238,8 +261,9 @@ def course_report(
     result : CourseResult
         From :func:`circnet.simulate_course` on ``body``.
     body : networkx.DiGraph
-    path : str or pathlib.Path
-        The HTML file (written atomically).
+    path : str or pathlib.Path, optional
+        The HTML file (written atomically). Without it, the report is returned as a
+        :class:`~circnet.View` (shown inline by Jupyter; ``.save(path)`` writes it).
     fates : pandas.Series, optional
         Fates of a cell shed by the primary (``TransportModel.fates(primary)``).
     propagation : pandas.DataFrame, optional
@@ -253,11 +277,12 @@ def course_report(
     max_frames : int
         Frames of the time control (see :func:`course_overlay`).
     max_events : int
-        Rows of the event table.
+        Rows of the event table (events grouped by kind and site).
 
     Returns
     -------
-    pathlib.Path
+    pathlib.Path or View
+        ``path``, or the report as a :class:`~circnet.View` when no path is given.
 
     Examples
     --------
@@ -271,7 +296,8 @@ def course_report(
     >>> "circnet-report" in text and "<script src=" not in text
     True
     """
-    path = check_path(path, "path")
+    if path is not None:
+        path = check_path(path, "path")
     plots = check_bool(plots, "plots")
     max_events = check_int(max_events, "max_events", low=0)
     primary = str(result.primary)
@@ -314,15 +340,22 @@ def course_report(
             _site_rows(result),
         )
     )
-    rows, n_events = _event_rows(result, max_events)
+    rows = _event_rows(result)
     parts.append("<h2>Events</h2>")
-    shown = f"the first {len(rows)} of {n_events}" if n_events > len(rows) else f"{n_events}"
+    shown = f"the {max_events} largest of {len(rows)} groups" if len(rows) > max_events else ""
     parts.append(
-        f'<p class="note">Events other than the founding of colonies ({shown}); foundings '
-        "are summed per site in the table above.</p>"
+        '<p class="note">Events grouped by kind and site: how many (colonies founded, '
+        "tumours switched, detected or cleared), on how many days, the first and the last day"
+        + (f" ({shown})" if shown else "")
+        + ".</p>"
     )
     if rows:
-        parts.append(_table(["day", "site", "event", "count", "cells", "primary tumour"], rows))
+        parts.append(
+            _table(
+                ["event", "site", "count", "days with it", "first day", "last day"],
+                rows[:max_events],
+            )
+        )
     parts.append(
         f'<p class="note">Written by circnet {html.escape(__version__)}. The file is '
         "self-contained: it opens offline and makes no network request.</p>"
@@ -336,6 +369,8 @@ def course_report(
         extra_body="\n".join(parts) + "\n",
         extra_script=data_text("templates/report.js"),  # open at the last day
     )
+    if path is None:
+        return View(page, 900, title)
     with atomic_write(path) as fh:
         fh.write(page)
     return path

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
+from ._validation import check_choice
 from .errors import ParameterError
 
 __all__ = [
@@ -145,7 +146,9 @@ def uniform_prediction(sites: Iterable[str]) -> pd.Series:
     return pd.Series(1.0 / len(names), index=pd.Index(names, name="site"), name="uniform")
 
 
-def soil_only_prediction(train_counts: pd.DataFrame, sites: Iterable[str]) -> pd.Series:
+def soil_only_prediction(
+    train_counts: pd.DataFrame, sites: Iterable[str], *, missing: str = "raise"
+) -> pd.Series:
     """The soil-only baseline: each site's frequency pooled over all training primaries.
 
     Parameters
@@ -154,7 +157,11 @@ def soil_only_prediction(train_counts: pd.DataFrame, sites: Iterable[str]) -> pd
         Training counts, primary x site (``NaN`` = not recorded, treated as 0). Only these
         rows are used: the baseline knows nothing about the series it is scored on.
     sites : iterable of str
-        The sites to predict; each must be a column of ``train_counts``.
+        The sites to predict; each must be a column of ``train_counts`` unless
+        ``missing="zero"``.
+    missing : {"raise", "zero"}
+        What a site absent from the training series gets: an error (default), or 0
+        like a site with no training involvement (the scoring floor then applies).
 
     Returns
     -------
@@ -176,13 +183,18 @@ def soil_only_prediction(train_counts: pd.DataFrame, sites: Iterable[str]) -> pd
     ...                      index=["colon", "breast"])
     >>> soil_only_prediction(train, ["liver", "lung", "bone"]).round(3).to_dict()
     {'liver': 0.5, 'lung': 0.25, 'bone': 0.25}
+    >>> soil_only_prediction(train, ["liver", "brain"], missing="zero").to_dict()
+    {'liver': 1.0, 'brain': 0.0}
     """
     train = _check_frame(train_counts, "train_counts")
+    check_choice(missing, "missing", ("raise", "zero"))
     names = [str(s) for s in sites]
     if not names:
         raise ParameterError("`sites` is empty")
     absent = [s for s in names if s not in train.columns]
-    if absent:
+    if absent and missing == "zero":
+        train = train.reindex(columns=list(train.columns) + absent)
+    elif absent:
         raise ParameterError(
             f"site(s) {absent} not in the training counts "
             f"(training sites: {', '.join(map(str, train.columns))})"

@@ -22,6 +22,12 @@ exponential of the augmented generator (Van Loan 1978).
 Conservation is checked at every step: the total count equals the cells released
 so far, exactly.
 
+Work and memory are bounded before anything is allocated: a run takes at most
+:data:`MAX_STEPS` steps (the grid of ``dt`` plus the requested times) and its result
+holds at most :data:`MAX_RESULT_ENTRIES` counts (times x states); a run beyond either
+raises :class:`~circnet.ParameterError` naming the limit (a larger ``dt``, fewer times,
+or a run split by ``stop_after``).
+
 Paths
 -----
 :func:`trajectories` follows individual cells through the embedded jump chain
@@ -39,6 +45,8 @@ result with ``status="stopped"``; the same call again goes on from the checkpoin
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
 import warnings
@@ -57,6 +65,8 @@ from ._validation import check_int, check_number, check_path, check_rng, check_t
 from .errors import CircnetError, ParameterError, UnknownNameError
 from .propagate import transition_matrix
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "SimulationResult",
     "simulate_counts",
@@ -64,10 +74,16 @@ __all__ = [
     "trajectories",
     "release_kernel",
     "MAX_CELLS",
+    "MAX_STEPS",
+    "MAX_RESULT_ENTRIES",
 ]
 
 #: Largest number of cells accepted: counts stay exact in float64 scatter-adds.
 MAX_CELLS = 2**53
+#: Most steps of one run (multiples of ``dt`` up to the last time, plus the requested times).
+MAX_STEPS = 100_000
+#: Most counts in a result (requested times x states): 400 MB of int64.
+MAX_RESULT_ENTRIES = 50_000_000
 
 
 # =========================================================================== results
@@ -132,16 +148,49 @@ def _progress(total: int, progress: bool | None, desc: str) -> Any:
 
 
 def _check_counts(initial_counts: Any, n: int) -> np.ndarray:
-    c0 = np.asarray(initial_counts)
-    if c0.shape != (n,) or not np.issubdtype(c0.dtype, np.integer):
-        if c0.shape == (n,) and np.all(np.isfinite(c0)) and np.all(np.mod(c0, 1) == 0):
-            c0 = c0.astype(np.int64)
-        else:
-            raise ParameterError(f"`initial_counts` must be {n} integers (one per state)")
-    c0 = c0.astype(np.int64)
-    if np.any(c0 < 0):
+    """``n`` non-negative whole counts with a sum of at most MAX_CELLS, as int64."""
+    try:
+        c0 = np.asarray(initial_counts)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ParameterError(f"`initial_counts` must be {n} integers ({err})") from None
+    if c0.shape != (n,) or c0.dtype == bool or c0.dtype.kind not in "iuf":
+        raise ParameterError(f"`initial_counts` must be {n} integers (one per state)")
+    x = c0.astype(float)
+    if not np.all(np.isfinite(x)) or np.any(np.mod(x, 1) != 0):
+        raise ParameterError("`initial_counts` must be whole numbers")
+    if np.any(x < 0):
         raise ParameterError("`initial_counts` must not be negative")
-    return c0
+    total = math.fsum(x.tolist())
+    if total > MAX_CELLS:
+        raise ParameterError(
+            f"`initial_counts` sum to {total:.4g}; at most {MAX_CELLS:.3g} cells can be "
+            "counted exactly"
+        )
+    return c0.astype(np.int64)
+
+
+def _check_size(t: np.ndarray, step: float | None, n_states: int) -> None:
+    """Refuse a run of more than MAX_STEPS steps or MAX_RESULT_ENTRIES counts, up front."""
+    if step is None:
+        if t.size > MAX_STEPS:
+            raise ParameterError(
+                f"`times` has {t.size:,} entries, one step each; at most {MAX_STEPS:,} steps "
+                "are allowed"
+            )
+    else:
+        n_steps = math.ceil(float(t[-1]) / step) + t.size
+        if n_steps > MAX_STEPS:
+            raise ParameterError(
+                f"the run would take about {n_steps:.4g} steps (times up to {t[-1]:g} min in "
+                f"steps of `dt` = {step:g} min); at most {MAX_STEPS:,} are allowed: take a "
+                "larger `dt` (results at the grid times are exact whatever its size)"
+            )
+    entries = t.size * n_states
+    if entries > MAX_RESULT_ENTRIES:
+        raise ParameterError(
+            f"the result would hold {t.size:,} times x {n_states:,} states = {entries:,} "
+            f"counts; at most {MAX_RESULT_ENTRIES:,} are allowed: ask for fewer `times`"
+        )
 
 
 def _matrix_parts(m: Any) -> list[np.ndarray]:
@@ -231,17 +280,21 @@ def simulate_counts(
         raise ParameterError("`stop_after` needs a `checkpoint` (the work done would be lost)")
     if rate > 0 and release is None:
         raise ParameterError("`release_rate` needs `release`, the distribution of a new cell")
-    expected_total = int(c0.sum()) + rate * float(t[-1])
+    expected_total = float(c0.sum(dtype=float)) + rate * float(t[-1])
     if expected_total > MAX_CELLS:
         raise ParameterError(
             f"at most {MAX_CELLS:.3g} cells can be counted exactly "
             f"(asked for about {expected_total:.3g})"
         )
+    _check_size(t, step, n)
 
     # the grid: multiples of dt, plus every requested time
     regular = np.arange(0.0, t[-1], step) if step is not None else np.zeros(0)
     grid = np.unique(np.concatenate([regular, t, [0.0]]))
     steps = np.diff(grid)
+    if step is not None:
+        # a step between two multiples of dt is dt (np.diff of the grid rounds)
+        steps[np.isclose(steps, step, rtol=1e-9, atol=0.0)] = step
     kernels: dict[float, _Ell] = {}
     rel_vec: dict[float, np.ndarray] = {}
 
@@ -287,6 +340,7 @@ def simulate_counts(
         released_out = ck.arrays["released_out"].copy()
         released, start = int(ck.meta["released"]), int(ck.meta["step"])
         gen = ck.generator()
+        logger.info("simulate: resuming from %s at step %d", path, start)
 
     def save(target: Path, done: int) -> None:
         arrays = {"counts": counts, "out": out, "released_out": released_out}
@@ -455,16 +509,29 @@ def counts_from(initial: Any, states: Sequence[str], n_transient: int, *unused: 
     index = {s: i for i, s in enumerate(states)}
     if isinstance(initial, Mapping):
         c = np.zeros(n, dtype=np.int64)
+        total = 0
         for k, v in initial.items():
-            if k not in index:
+            if not isinstance(k, str) or k not in index:
                 raise UnknownNameError(f"unknown state {k!r}")
-            if isinstance(v, bool) or int(v) != v or v < 0:
-                raise ParameterError(f"count for state {k!r} must be a non-negative integer")
-            c[index[k]] += int(v)
+            count = check_int(v, f"count of state {k!r}", low=0, high=MAX_CELLS)
+            total += count
+            if total > MAX_CELLS:
+                raise ParameterError(
+                    f"the counts sum to more than {MAX_CELLS:.3g}, the most cells that can "
+                    "be counted exactly"
+                )
+            c[index[k]] += count
         return c
-    c = np.asarray(initial)
+    if isinstance(initial, (str, bytes)) or initial is None:
+        raise ParameterError(
+            "initial counts must be a mapping of state label to count, or an array of counts"
+        )
+    try:
+        c = np.asarray(initial)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ParameterError(f"initial counts must be an array of counts ({err})") from None
     if c.shape == (n_transient,):
         c = np.concatenate([c, np.zeros(n - n_transient, dtype=c.dtype)])
     if c.shape != (n,):
         raise ParameterError(f"initial counts must have {n_transient} or {n} entries")
-    return c
+    return _check_counts(c, n)

@@ -17,9 +17,16 @@ kind           absorbing   site is   meaning
 ``node``       yes         node      founded a nodal tumour in that lymph-node group
 =============  ==========  ========  ==============================================
 
-A new kind of state (a serosal cavity, a cell subpopulation) is one new row of
-:data:`KINDS`; the transport model, the course, the views and the calibration read
-kinds and sites from here and need no edit to parse it.
+A new kind of state is one new row of :data:`KINDS`; the transport model, the course,
+the views and the calibration read kinds and sites from here and need no edit to parse it.
+
+Subpopulations. A model of a heterogeneous population of cells
+(:class:`~circnet.CellPopulation`) has one copy of every transient state per
+subpopulation, tagged ``"<kind>:<site>@<subpopulation>"`` (``"transit:lung_bed@small"``);
+the fates are shared and never tagged. :func:`parse_state` returns the three parts,
+:func:`parse_label` keeps returning ``(kind, site)`` (so a reader that aggregates by
+kind and site sums over subpopulations without knowing of them). A single
+:class:`~circnet.CellProfile` has untagged labels. A site or tag must not contain ``@``.
 
 Examples
 --------
@@ -35,6 +42,10 @@ Examples
 ('colony', 'liver')
 >>> space.select("colony")
 ('colony:liver',)
+>>> parse_state("transit:lung_bed@small")
+State(kind='transit', site='lung_bed', subpopulation='small')
+>>> parse_label("transit:lung_bed@small")
+('transit', 'lung_bed')
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -55,9 +66,12 @@ __all__ = [
     "FATE_KINDS",
     "DEAD",
     "StateSpace",
+    "State",
     "state_label",
     "parse_label",
+    "parse_state",
     "is_label",
+    "check_tag",
 ]
 
 SiteType = Literal["node", "organ", "none"]
@@ -91,32 +105,103 @@ FATE_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.absorbing)
 #: The label of death, the one state without a site.
 DEAD = "dead"
 _SEP = ":"
+_TAG = "@"
 
 
-def state_label(kind: str, site: Any = None) -> str:
-    """The label of a state of ``kind`` at ``site`` (an organ or a body node).
+class State(NamedTuple):
+    """The parts of a state label: kind, site (None for ``dead``) and subpopulation
+    (None for an untagged state)."""
+
+    kind: str
+    site: str | None
+    subpopulation: str | None
+
+
+def check_tag(tag: Any) -> str:
+    """``tag`` as a subpopulation name, else a :class:`~circnet.ParameterError`.
+
+    A tag is a non-empty string without ``:`` or ``@`` (it ends a state label).
+
+    Examples
+    --------
+    >>> check_tag("small")
+    'small'
+    """
+    if not isinstance(tag, str) or not tag or _SEP in tag or _TAG in tag or tag != tag.strip():
+        raise ParameterError(
+            f"subpopulation name {tag!r} must be a non-empty string without ':', '@' "
+            "or surrounding spaces"
+        )
+    return tag
+
+
+def state_label(kind: str, site: Any = None, subpopulation: str | None = None) -> str:
+    """The label of a state of ``kind`` at ``site`` (an organ or a body node), tagged
+    with ``subpopulation`` if given (transient kinds only).
 
     Examples
     --------
     >>> state_label("transit", "liver_bed"), state_label("dead")
     ('transit:liver_bed', 'dead')
+    >>> state_label("lodged", "lung_bed", "cluster")
+    'lodged:lung_bed@cluster'
     """
     spec = KINDS.get(kind)
     if spec is None:
         raise UnknownNameError(f"unknown state kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if subpopulation is not None:
+        if spec.absorbing:
+            raise ParameterError(
+                f"fate kind {kind!r} is shared by all subpopulations: it takes no "
+                f"subpopulation (got {subpopulation!r})"
+            )
+        check_tag(subpopulation)
     if spec.site == "none":
         if site is not None:
             raise ParameterError(f"state kind {kind!r} has no site (got {site!r})")
         return kind
     if site is None or str(site) == "":
         raise ParameterError(f"state kind {kind!r} needs a site")
-    return f"{kind}{_SEP}{site}"
+    label = f"{kind}{_SEP}{site}"
+    return label if subpopulation is None else f"{label}{_TAG}{subpopulation}"
+
+
+def parse_state(label: Any) -> State:
+    """Split a state label into ``State(kind, site, subpopulation)``.
+
+    Raises :class:`~circnet.UnknownNameError` for a label of no known kind (or a fate
+    with a subpopulation tag).
+
+    Examples
+    --------
+    >>> parse_state("lodged:liver_bed@large")
+    State(kind='lodged', site='liver_bed', subpopulation='large')
+    >>> parse_state("colony:liver").subpopulation is None
+    True
+    """
+    text = str(label)
+    kind, sep, rest = text.partition(_SEP)
+    spec = KINDS.get(kind)
+    site, tagged, tag = rest.rpartition(_TAG) if _TAG in rest else (rest, "", "")
+    if (
+        spec is None
+        or (spec.site == "none") == bool(sep)
+        or (sep and not site)
+        or (tagged and (not tag or spec.absorbing))
+    ):
+        kinds = ", ".join(f"{k}:<site>" if v.site != "none" else k for k, v in KINDS.items())
+        raise UnknownNameError(
+            f"{text!r} is not a state label (expected one of {kinds}; transient states may "
+            "end in @<subpopulation>)"
+        )
+    return State(kind, site if sep else None, tag if tagged else None)
 
 
 def parse_label(label: Any) -> tuple[str, str | None]:
     """Split a state label into ``(kind, site)``; ``site`` is None for ``"dead"``.
 
-    Raises :class:`~circnet.UnknownNameError` for a label of no known kind.
+    A subpopulation tag is dropped (see :func:`parse_state`). Raises
+    :class:`~circnet.UnknownNameError` for a label of no known kind.
 
     Examples
     --------
@@ -125,13 +210,8 @@ def parse_label(label: Any) -> tuple[str, str | None]:
     >>> parse_label("dead")
     ('dead', None)
     """
-    text = str(label)
-    kind, sep, site = text.partition(_SEP)
-    spec = KINDS.get(kind)
-    if spec is None or (spec.site == "none") == bool(sep) or (sep and not site):
-        kinds = ", ".join(f"{k}:<site>" if v.site != "none" else k for k, v in KINDS.items())
-        raise UnknownNameError(f"{text!r} is not a state label (expected one of {kinds})")
-    return kind, (site if sep else None)
+    kind, site, _ = parse_state(label)
+    return kind, site
 
 
 def is_label(label: Any) -> bool:
@@ -183,21 +263,27 @@ class StateSpace:
             seen: set[str] = set()
             dup = next(x for x in labels if x in seen or seen.add(x))  # type: ignore[func-returns-value]
             raise ParameterError(f"state label {dup!r} appears twice")
+        tagged = set()
         for i, label in enumerate(labels):
-            kind, _ = parse_label(label)
+            kind, _, tag = parse_state(label)
             if KINDS[kind].absorbing != (i >= self.n_transient):
                 where = "fate" if i >= self.n_transient else "transient state"
                 raise ParameterError(f"state {label!r} of kind {kind!r} cannot be a {where}")
+            if i < self.n_transient:
+                tagged.add(tag is not None)
+        if len(tagged) > 1:
+            raise ParameterError("either every transient state has a subpopulation tag or none has")
 
     @classmethod
     def build(
         cls,
-        transient: Iterable[tuple[str, Any]],
+        transient: Iterable[tuple[Any, ...]],
         fates: Iterable[tuple[str, Any]],
         node_kinds: Mapping[Any, str] | None = None,
     ) -> StateSpace:
-        """A state space from ``(kind, site)`` pairs, transient ones first."""
-        t = [state_label(k, s) for k, s in transient]
+        """A state space from ``(kind, site)`` pairs (or ``(kind, site, subpopulation)``
+        triples for the transient states), transient ones first."""
+        t = [state_label(*x) for x in transient]
         a = [state_label(k, s) for k, s in fates]
         nk = {str(k): v for k, v in (node_kinds or {}).items()}
         return cls(tuple(t + a), len(t), nk)
@@ -232,8 +318,31 @@ class StateSpace:
         return {s: i for i, s in enumerate(self.labels)}
 
     @cached_property
+    def _states(self) -> tuple[State, ...]:
+        return tuple(parse_state(s) for s in self.labels)
+
+    @cached_property
     def _parsed(self) -> tuple[tuple[str, str | None], ...]:
-        return tuple(parse_label(s) for s in self.labels)
+        return tuple((k, s) for k, s, _ in self._states)
+
+    @cached_property
+    def subpopulations(self) -> tuple[str, ...]:
+        """The subpopulation tags of the transient states, in order of first appearance
+        (empty for an untagged space)."""
+        return tuple(dict.fromkeys(t for _, _, t in self._states if t is not None))
+
+    @cached_property
+    def tags(self) -> np.ndarray:
+        """The subpopulation of every state (None for untagged states and fates)."""
+        return np.array([t for _, _, t in self._states], dtype=object)
+
+    def subpopulation(self, label: str) -> str | None:
+        """The subpopulation a state belongs to (None if untagged or a fate)."""
+        return self._states[self.index(label)].subpopulation
+
+    def state(self, label: str) -> State:
+        """``State(kind, site, subpopulation)`` of a label of this space."""
+        return self._states[self.index(label)]
 
     @cached_property
     def kinds(self) -> np.ndarray:
@@ -297,6 +406,12 @@ class StateSpace:
     def fate_sites(self) -> dict[str, str | None]:
         """Each fate label with its site: organ for colonies, node group for nodal tumours."""
         return {s: self._parsed[self._index[s]][1] for s in self.fates}
+
+    def block(self, subpopulation: str | None) -> np.ndarray:
+        """Positions (int array) of the transient states of one subpopulation (None:
+        all transient states of an untagged space)."""
+        tags = self.tags[: self.n_transient]
+        return np.flatnonzero(np.array([t == subpopulation for t in tags], dtype=bool))
 
     def group(self, labels: Sequence[str]) -> list[tuple[str, str | None]]:
         """``(kind, site)`` of each label (which need not belong to this space)."""

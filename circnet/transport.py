@@ -29,7 +29,7 @@ matrix on first use. :meth:`TransportModel.with_cells` and
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -40,12 +40,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import _generator as _build
+from . import _residence
 from ._chain import METHODS, AbsorbingChain
 from ._sensitivity import sensitivity as _sensitivity
 from ._validation import check_choice, check_int, check_number, check_rng, check_times
 from .body import lymph_nodes, organs, validate
 from .cells import CellProfile
 from .errors import ParameterError, SolverError
+from .population import CellPopulation, as_population
 from .propagate import propagate as _propagate
 from .propagate import transition_matrix as _transition_matrix
 from .simulate import MAX_CELLS, SimulationResult, counts_from, simulate_counts
@@ -92,8 +94,11 @@ class TransportModel:
     ----------
     body : networkx.DiGraph
         A body graph (validated and copied here; see :func:`circnet.validate`).
-    cells : CellProfile, optional
-        Parameters of the cell; default :class:`~circnet.CellProfile()`.
+    cells : CellProfile or CellPopulation, optional
+        Parameters of the cell; default :class:`~circnet.CellProfile()`. A
+        :class:`~circnet.CellPopulation` of several subpopulations gives one block of
+        transient states per subpopulation (labels tagged ``@<name>``) and shared fates:
+        the fates are the population-weighted mixture of the subpopulations' fates.
     method : {"auto", "direct", "iterative"}
         Linear solver (see :class:`AbsorbingChain`).
 
@@ -106,7 +111,9 @@ class TransportModel:
     generator : scipy.sparse.csr_array
         ``Q``, rates per minute.
     body, cells, method
-        The model's own copy of the body, the cell parameters and the solver choice.
+        The model's own copy of the body, the cell parameters (as given) and the solver.
+    population : CellPopulation
+        The cells as a population (one subpopulation for a plain profile).
 
     Examples
     --------
@@ -120,7 +127,8 @@ class TransportModel:
     """
 
     body: nx.DiGraph
-    cells: CellProfile
+    cells: CellProfile | CellPopulation
+    population: CellPopulation
     method: str
     state_space: StateSpace
     generator: sp.csr_array
@@ -128,7 +136,7 @@ class TransportModel:
     def __init__(
         self,
         body: nx.DiGraph,
-        cells: CellProfile | None = None,
+        cells: CellProfile | CellPopulation | None = None,
         *,
         method: str = "auto",
         _validated: bool = False,
@@ -138,20 +146,22 @@ class TransportModel:
             validate(body)
         self._setup(body.copy(), cells, method)
 
-    def _setup(self, body: nx.DiGraph, cells: CellProfile | None, method: str) -> None:
+    def _setup(
+        self, body: nx.DiGraph, cells: CellProfile | CellPopulation | None, method: str
+    ) -> None:
         """Build the model on ``body``, a private copy that no one changes afterwards."""
-        if cells is None:
-            cells = CellProfile()
-        if not isinstance(cells, CellProfile):
-            raise ParameterError(f"`cells` must be a CellProfile (got {type(cells).__name__})")
+        pop = as_population(cells)
         self._organs = tuple(organs(body))
         self._nodes = tuple(lymph_nodes(body))
-        cells.check_sites(set(self._organs), set(self._nodes))
+        pop.check_sites(set(self._organs), set(self._nodes))
         self.body = body
-        self.cells = cells
+        self.cells = pop.profiles[0] if cells is None else cells
+        self.population = pop
         self.method = method
-        self.state_space = _build.state_space(body, self._organs, self._nodes)
-        self.generator = _build.generator(body, cells, self.state_space)
+        self._blocks = pop.blocks()
+        tags = [t for t, _ in self._blocks]
+        self.state_space = _build.state_space(body, self._organs, self._nodes, tags)
+        self.generator = _build.generator(body, self._blocks, self.state_space)
         self._frozen = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -173,8 +183,11 @@ class TransportModel:
         )
 
     # ------------------------------------------------------------------ what if
-    def with_cells(self, cells: CellProfile | None = None, **changes: Any) -> TransportModel:
-        """A model of the same body with other cell parameters.
+    def with_cells(
+        self, cells: CellProfile | CellPopulation | None = None, **changes: Any
+    ) -> TransportModel:
+        """A model of the same body with other cell parameters (``changes`` apply to every
+        subpopulation of a population).
 
         Examples
         --------
@@ -239,10 +252,16 @@ class TransportModel:
         >>> model = circnet.TransportModel(circnet.default_body())
         >>> p0 = model.release("colon_rectum")
         >>> sorted(p0[p0 > 0].index)
-        ['transit:mesenteric_nodes', 'transit:portal_vein']
+        ['transit:mesenteric_nodes', 'transit:portal_vein', 'transit:vertebral_venous_plexus']
         """
         return _build.release(
-            self.body, self.state_space, self.cells, self._organs, self._nodes, primary
+            self.body,
+            self.state_space,
+            self._blocks,
+            self._organs,
+            self._nodes,
+            primary,
+            self.population.weights,
         )
 
     def initial(self, initial: Any) -> np.ndarray:
@@ -252,24 +271,9 @@ class TransportModel:
         probability, or an array over the transient states; it must be non-negative
         and sum to 1.
         """
-        nt = self.state_space.n_transient
         if isinstance(initial, str):
             return self.release(initial).to_numpy()
-        if isinstance(initial, (Mapping, pd.Series)):
-            v = np.zeros(nt)
-            for k, x in dict(initial).items():
-                if self.state_space.is_fate(k):
-                    raise ParameterError(f"initial state {k!r} is a fate, not a transient state")
-                v[self.index(k)] += float(x)
-        else:
-            v = np.asarray(initial, dtype=float)
-            if v.shape != (nt,):
-                raise ParameterError(f"`initial` array must have shape ({nt},) (got {v.shape})")
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise ParameterError("`initial` must be finite and non-negative")
-        if abs(v.sum() - 1.0) > 1e-9:
-            raise ParameterError(f"`initial` must sum to 1 (got {v.sum()!r})")
-        return v
+        return _build.initial_vector(self.state_space, initial)
 
     # ------------------------------------------------------------------ fates
     def fates(self, primary: Any = None, *, initial: Any = None) -> pd.Series:
@@ -379,16 +383,22 @@ class TransportModel:
         p0 = self.initial(initial if initial is not None else primary)
         return float(self.chain.occupation(p0).sum())
 
-    def lodging_table(self) -> pd.Series:
-        """Lodging probability per passage of each capillary bed, for these cells."""
-        return pd.Series(
-            {
-                d["organ"]: self.cells.lodging(float(d["diameter"]))
-                for _, d in self.body.nodes(data=True)
-                if d["kind"] == "capillary_bed"
-            },
-            name="lodging_probability",
-        )
+    def lodging_table(self, by_subpopulation: bool = False) -> pd.Series | pd.DataFrame:
+        """Arrest on one passage through each bed (:meth:`CellProfile.arrest`), weighted
+        by the population; per subpopulation too with ``by_subpopulation``.
+
+        See :func:`circnet._residence.lodging_table`. Example:
+        ``TransportModel(default_body()).lodging_table()["lung"]`` is about 0.996.
+        """
+        return _residence.lodging_table(self, by_subpopulation)
+
+    def blood_residence(self, sources: Any = "all", times: Any = (60.0, 120.0)) -> pd.DataFrame:
+        """Time shed cells spend in blood before their first arrest (or death there):
+        mean, share still in blood at ``times`` (min), median; exact.
+
+        See :func:`circnet._residence.blood_residence` (it has an example).
+        """
+        return _residence.blood_residence(self, sources, times)
 
     # ------------------------------------------------------------------ propagation
     def propagate(

@@ -1,7 +1,9 @@
 """A disease course over two years from a breast tumour, with an HTML report.
 
-Run: python examples/course.py   (writes course_report.html; open it in a browser, offline)
+Run: python examples/course.py   (writes out/course_report.html; open it in a browser, offline)
 """
+
+from pathlib import Path
 
 import circnet
 from circnet.report import course_report
@@ -29,5 +31,7 @@ try:
     plots = True
 except ImportError:
     plots = False
-out = course_report(res, body, "course_report.html", fates=model.fates("breast"), plots=plots)
+Path("out").mkdir(exist_ok=True)  # git-ignored when run from the repository root
+report = Path("out") / "course_report.html"
+out = course_report(res, body, report, fates=model.fates("breast"), plots=plots)
 print("wrote", out, "- open it in a browser (it works offline)")

@@ -1,6 +1,6 @@
 """A custom body from a YAML file: read it, check it, compute fates, draw it.
 
-Run: python examples/custom_body.py   (writes tiny_body.html)
+Run: python examples/custom_body.py   (writes out/tiny_body.html)
 """
 
 from pathlib import Path
@@ -29,4 +29,5 @@ print(
     model.with_body(fixed).fates("kidney").round(5).to_dict(),
 )
 
-print("wrote", circnet.render_html(body, "tiny_body.html", model.fates("kidney")))
+Path("out").mkdir(exist_ok=True)  # git-ignored when run from the repository root
+print("wrote", circnet.render_html(body, Path("out") / "tiny_body.html", model.fates("kidney")))

@@ -1,7 +1,9 @@
 """Where do cells shed by a tumour end up? Exact fate probabilities for a few primaries.
 
-Run: python examples/fates.py   (writes fates.png when matplotlib is installed)
+Run: python examples/fates.py   (writes out/fates.png when matplotlib is installed)
 """
+
+from pathlib import Path
 
 import circnet
 
@@ -26,6 +28,7 @@ print(f"one that founds a liver colony after {res.conditional_times['colony:live
 try:
     from circnet.plots import plot_fates
 
-    print("wrote", plot_fates(table, "fates.png", top=8))
+    Path("out").mkdir(exist_ok=True)  # git-ignored when run from the repository root
+    print("wrote", plot_fates(table, Path("out") / "fates.png", top=8))
 except ImportError:  # circnet.plots.OptionalDependencyError is an ImportError
     print("(pip install 'circnet[plot]' for the bar chart)")

@@ -1,7 +1,9 @@
 """A billion cells released from a lung tumour: exact integer counts in every state.
 
-Run: python examples/simulation.py   (writes simulation.png when matplotlib is installed)
+Run: python examples/simulation.py   (writes out/simulation.png when matplotlib is installed)
 """
+
+from pathlib import Path
 
 import circnet
 from circnet.plots import group_states
@@ -30,6 +32,7 @@ for cell, path in paths.groupby("cell"):
 try:
     from circnet.plots import plot_propagation
 
-    print("wrote", plot_propagation(res, "simulation.png", body=body, stacked=False))
+    Path("out").mkdir(exist_ok=True)  # git-ignored when run from the repository root
+    print("wrote", plot_propagation(res, Path("out") / "simulation.png", body=body, stacked=False))
 except ImportError:
     print("(pip install 'circnet[plot]' for the plot)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-__all__ = ["tiny_body", "tiny_portal_body", "TINY_ORGANS"]
+__all__ = ["tiny_body", "tiny_portal_body", "tiny_serosal_body", "TINY_ORGANS"]
 
 TINY_ORGANS = ("lung", "kidney", "muscle")
 
@@ -93,4 +93,34 @@ def tiny_portal_body() -> nx.DiGraph:
     g.edges["node", "duct"]["flow"] = 7.0
     g.edges["duct", "venous_return"]["flow"] = 7.0
     # venous return: 59 + 18 + 17 + 7 = 101
+    return g
+
+
+def tiny_serosal_body() -> nx.DiGraph:
+    """The tiny body with the issue-12 conventions (cardiac output 100): a serosal organ
+    ``pleura`` (tissue ``serosal=True``) holding the lung (``cavity="pleura"``), and the
+    lymph node's blood bed ``node_hev`` (``node_group="node"``, no tissue).
+
+    The muscle's arterial flow is cut to 30; the other 10 go to the pleura (5: 1 lymph, 4
+    to the venous return) and to the node's bed (5, all to the venous return).
+    """
+    g = tiny_body()
+    g.add_node("pleura_bed", kind="capillary_bed", organ="pleura", diameter=8.0, volume=1.0)
+    g.add_node("pleura", kind="tissue", organ="pleura", serosal=True)
+    g.nodes["lung"]["cavity"] = "pleura"
+    g.add_node("node_hev", kind="capillary_bed", node_group="node", diameter=8.0, volume=1.0)
+    g.edges["left_heart", "muscle_bed"]["flow"] = 30.0
+    g.edges["muscle_bed", "venous_return"]["flow"] = 28.0
+    for u, v, ch, f in (
+        ("left_heart", "pleura_bed", "blood", 5.0),
+        ("pleura_bed", "venous_return", "blood", 4.0),
+        ("pleura_bed", "pleura", "lymph", 1.0),
+        ("pleura", "node", "lymph", 1.0),
+        ("left_heart", "node_hev", "blood", 5.0),
+        ("node_hev", "venous_return", "blood", 5.0),
+    ):
+        g.add_edge(u, v, channel=ch, flow=f)
+    # the node now carries 4 + 1 = 5; venous return: 59 + 28 + 4 + 5 + 5 = 101
+    g.edges["node", "duct"]["flow"] = 5.0
+    g.edges["duct", "venous_return"]["flow"] = 5.0
     return g

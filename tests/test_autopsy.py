@@ -26,6 +26,7 @@ def test_autopsy_series_and_mapping():
     assert set(mapped["primary"]) <= set(circnet.organs(circnet.default_body("male"))) | {
         "breast",
         "ovaries",
+        "uterus",
     }
     assert mapped.attrs["series"] == "disibio2008"
     assert dropped["reason"].str.match(r"^dropped: (primary|site) not in circnet$").all()
@@ -43,13 +44,13 @@ def test_site_map_of_the_shipped_series():
     maps = site_map("disibio2008")
     assert set(maps) == {"primary", "site"}
     assert maps["site"]["Bone"][0] == "bone+red_marrow"
-    assert maps["site"]["Gallbladder"][0] == ""  # dropped, with a reason
+    assert maps["site"]["Diaphragm"][0] == ""  # dropped, with a reason
     assert site_map("no_such_series") == {}
 
 
 def test_a_user_file_maps_like_the_shipped_series(tmp_path):
     path = tmp_path / "mine.csv"
-    path.write_text(HEADER + "disibio2008,Lung,Liver,7,20\ndisibio2008,Lung,Gallbladder,2,20\n")
+    path.write_text(HEADER + "disibio2008,Lung,Liver,7,20\ndisibio2008,Lung,Diaphragm,2,20\n")
     out = circnet.load_autopsy(path)
     assert out.to_dict("records") == [
         {"primary": "lung", "site": "liver", "count": 7, "n_patients": 20}

@@ -6,7 +6,7 @@ import math
 
 import networkx as nx
 import pytest
-from bodies import TINY_ORGANS, tiny_body
+from bodies import TINY_ORGANS, tiny_body, tiny_serosal_body
 
 import circnet
 from circnet import BodyError, ParameterError, UnknownNameError
@@ -17,7 +17,8 @@ COMMON_ORGANS = {
     "stomach", "small_intestine", "colon_rectum", "skin", "skeletal_muscle", "heart", "thyroid",
     "adipose",
 }  # fmt: skip
-PORTAL_ORGANS = {"spleen", "pancreas", "stomach", "small_intestine", "colon_rectum"}
+PORTAL_ORGANS = {"spleen", "pancreas", "stomach", "small_intestine", "colon_rectum", "gallbladder"}
+SEROSAL = ["pleura", "peritoneum", "pericardium", "meninges"]
 
 
 def inflow(g, n, channel=None):
@@ -55,10 +56,12 @@ def test_node_kinds_and_edge_channels(body):
     kinds = {d["kind"] for _, d in body.nodes(data=True)}
     assert kinds == set(NODE_KINDS)
     for _, d in body.nodes(data=True):
-        if d["kind"] in ("capillary_bed", "tissue"):
+        if d["kind"] == "tissue":
             assert isinstance(d["organ"], str)
         if d["kind"] == "capillary_bed":
             assert d["diameter"] > 0
+            # an organ's bed or a lymph node's blood bed, never both
+            assert ("organ" in d) != ("node_group" in d)
     for _, _, d in body.edges(data=True):
         assert d["channel"] in ("blood", "lymph")
         assert math.isfinite(d["flow"]) and d["flow"] >= 0
@@ -89,7 +92,8 @@ def test_sex_specific_organs(male_body, female_body):
     assert not {"breast", "ovaries"} & male
     assert {"breast", "ovaries"} <= female
     assert not {"prostate", "testes"} & female
-    assert male - {"prostate", "testes"} == female - {"breast", "ovaries"}
+    assert male - {"prostate", "testes"} == female - {"breast", "ovaries", "uterus"}
+    assert "uterus" in female
     assert male_body.graph["sex"] == "male" and female_body.graph["sex"] == "female"
 
 
@@ -118,7 +122,10 @@ def test_lymph_node_groups_and_drainage(body):
         assert body.has_edge("breast", "parasternal_nodes")
     else:
         assert body.has_edge("prostate", "iliac_nodes")
-        assert "parasternal_nodes" not in body  # nothing drains there without breast
+    # pleural and peritoneal lymph reach the parasternal nodes in both sexes
+    assert body.has_edge("pleura", "parasternal_nodes")
+    assert body.has_edge("peritoneum", "parasternal_nodes")
+    assert body.has_edge("meninges", "cervical_nodes")
 
 
 def test_lymph_chains(body):
@@ -157,7 +164,8 @@ def test_whole_cardiac_output_through_lungs(body):
 
 
 def test_portal_system(body):
-    assert set(body.predecessors("portal_vein")) == {f"{o}_bed" for o in PORTAL_ORGANS}
+    portal = {f"{o}_bed" for o in PORTAL_ORGANS | {"peritoneum"}}  # omentum and mesentery
+    assert set(body.predecessors("portal_vein")) == portal
     assert list(body.successors("portal_vein")) == ["liver_bed"]
     assert set(body.predecessors("liver_bed")) == {"left_heart", "portal_vein"}
     assert body.edges["portal_vein", "liver_bed"]["flow"] == pytest.approx(
@@ -166,7 +174,7 @@ def test_portal_system(body):
     table = circnet.summary(body)
     for organ in PORTAL_ORGANS:
         assert table.loc[organ, "first_bed_downstream"] == "liver"
-    for organ in set(circnet.organs(body)) - PORTAL_ORGANS - {"lung"}:
+    for organ in set(circnet.organs(body)) - PORTAL_ORGANS - {"lung", "peritoneum"}:
         assert table.loc[organ, "first_bed_downstream"] == "lung", organ
 
 
@@ -325,7 +333,7 @@ def test_zero_flow_only_into_tissue(tiny_body):
 def test_unbalanced_node(tiny_body):
     tiny_body.edges["left_heart", "kidney_bed"]["flow"] = 61.0
     err = problem_with(
-        tiny_body, "node 'left_heart'", "flows do not balance", "in 100.0", "out 101.0"
+        tiny_body, "node 'left_heart'", "flows do not balance", "in 100 mL/min", "out 101 mL/min"
     )
     problem_with(tiny_body, "node 'kidney_bed'", "flows do not balance")
     assert "relative tolerance 1e-09" in str(err)
@@ -477,20 +485,33 @@ def test_validate_does_not_modify(male_body):
 # --------------------------------------------------------------------------- summary
 def test_summary_table(male_body):
     table = circnet.summary(male_body)
-    assert list(table.index) == circnet.organs(male_body)
+    assert list(table.index) == circnet.organs(male_body) + circnet.lymph_nodes(male_body)
     assert list(table.columns) == [
+        "kind",
         "blood_inflow_ml_min",
         "pct_cardiac_output",
         "lymph_outflow_ml_min",
         "lymph_nodes",
         "first_bed_downstream",
         "capillary_diameter_um",
+        "cavity",
     ]
+    nodes = table[table["kind"] == "lymph_node"]
+    table = table[table["kind"] == "organ"]
+    # each lymph-node group's blood supply: ICRP 89 'Lymphatic nodes' 1.7 %, shared equally
+    assert nodes["pct_cardiac_output"].sum() == pytest.approx(1.7, rel=1e-12)
+    assert nodes["pct_cardiac_output"].min() == pytest.approx(1.7 / len(nodes), rel=1e-12)
+    assert nodes.loc["mesenteric_nodes", "lymph_nodes"] == "para_aortic_nodes"
+    assert (nodes["first_bed_downstream"] == "lung").all()
+    assert table.loc["lung", "cavity"] == "pleura" and table.loc["kidneys", "cavity"] == ""
     assert table.loc["brain", "blood_inflow_ml_min"] == pytest.approx(0.12 * 6500)
     assert table.loc["brain", "pct_cardiac_output"] == pytest.approx(12.0)
     assert table.loc["kidneys", "pct_cardiac_output"] == pytest.approx(19.0)
     # liver: hepatic artery 6.5 % + portal inflow (ICRP 89 total liver 25.5 %, less gut lymph)
-    assert table.loc["liver", "pct_cardiac_output"] == pytest.approx(25.5, abs=0.01)
+    # plus the portal share of the carved-out gallbladder (0.0526 %) and peritoneum (0.1 %),
+    # less the rectal share of the large intestine sent to the vertebral plexus (4 % x 0.019)
+    expected = 25.5 + 0.0526 + 0.1 - 4.0 * 0.019
+    assert table.loc["liver", "pct_cardiac_output"] == pytest.approx(expected, abs=0.01)
     # the lung bed takes the whole cardiac output (plus the bronchial circulation, less lymph)
     assert table.loc["lung", "pct_cardiac_output"] == pytest.approx(100.0, abs=0.01)
     assert table.loc["brain", "lymph_outflow_ml_min"] == 0.0
@@ -510,6 +531,8 @@ def test_summary_tiny(tiny_body):
         "lymph_nodes": "node",
         "first_bed_downstream": "lung",
         "capillary_diameter_um": 8.0,
+        "cavity": "",
+        "kind": "organ",
     }
     assert table.loc["lung", "blood_inflow_ml_min"] == 101.0
 
@@ -662,3 +685,139 @@ def test_queries_and_edits_on_other_node_names():
     g.edges["cavae", "pulmonary_trunk"]["flow"] += 1.0
     found = " ".join(circnet.problems(g))
     assert "node 'stray': cannot be reached from 'aorta'" in found
+
+
+# --------------------------------------------------------------------------- issue 12
+def test_serosal_organs_and_cavities(body):
+    assert circnet.body.serosal_organs(body) == SEROSAL
+    for organ in SEROSAL:
+        tissue = tissue_of(body, organ)
+        assert body.nodes[tissue]["serosal"] is True
+        assert body.edges["left_heart", bed_of(body, organ)]["flow"] > 0
+        assert any(body.nodes[v]["kind"] == "lymph_node" for v in body.successors(tissue))
+    cavities = {o: circnet.body.cavity_of(body, o) for o in circnet.organs(body)}
+    assert cavities["lung"] == "pleura" and cavities["heart"] == "pericardium"
+    assert cavities["brain"] == "meninges"
+    for organ in ("liver", "stomach", "small_intestine", "colon_rectum", "pancreas", "spleen"):
+        assert cavities[organ] == "peritoneum", organ
+    assert cavities["kidneys"] is None and cavities["pleura"] is None
+    if body.graph["sex"] == "female":
+        assert cavities["ovaries"] == cavities["uterus"] == "peritoneum"
+        assert cavities["breast"] is None  # chest wall, outside the pleura
+
+
+def test_lymph_node_blood_beds(body):
+    beds = circnet.body.node_beds(body)
+    assert set(beds) == set(circnet.lymph_nodes(body))
+    co = body.graph["cardiac_output"]
+    total = sum(body.edges["left_heart", b]["flow"] for b in beds.values())
+    assert 100 * total / co == pytest.approx(1.7, rel=1e-12)  # ICRP 89 'Lymphatic nodes'
+    for group, bed in beds.items():
+        d = body.nodes[bed]
+        assert bed == f"{group}_hev" and "organ" not in d and d["node_group"] == group
+        assert d["diameter"] == 8.0 and d["volume"] > 0
+        assert list(body.successors(bed)) == ["venous_return"]
+        assert list(body.predecessors(bed)) == ["left_heart"]
+        assert group not in circnet.organs(body)
+
+
+def test_vertebral_venous_plexus(body):
+    plexus = "vertebral_venous_plexus"
+    assert body.nodes[plexus]["kind"] == "pool" and body.nodes[plexus]["volume"] == 100.0
+    feeders = {"urinary_bladder", "colon_rectum"}
+    feeders |= {"breast", "uterus"} if body.graph["sex"] == "female" else {"prostate"}
+    assert set(body.predecessors(plexus)) == {f"{o}_bed" for o in feeders}
+    assert list(body.successors(plexus)) == ["red_marrow_bed"]
+    for organ in feeders - {"colon_rectum"}:
+        out = outflow(body, f"{organ}_bed", "blood")
+        assert body.edges[f"{organ}_bed", plexus]["flow"] == pytest.approx(0.1 * out, rel=1e-12)
+    out = outflow(body, "colon_rectum_bed", "blood")
+    assert body.edges["colon_rectum_bed", plexus]["flow"] == pytest.approx(0.019 * out, rel=1e-12)
+    # the marrow bed passes the plexus blood on: arterial 3 % plus the plexus
+    marrow_in = inflow(body, "red_marrow_bed")
+    assert marrow_in == pytest.approx(
+        body.edges["left_heart", "red_marrow_bed"]["flow"] + inflow(body, plexus), rel=1e-12
+    )
+    assert outflow(body, "red_marrow_bed") == pytest.approx(marrow_in, rel=1e-12)
+
+
+def test_new_organs_flows(male_body, female_body):
+    for body, col in ((male_body, "male_pct_co"), (female_body, "female_pct_co")):
+        shares = data_tables()["blood_flow"].set_index("organ")[col]
+        co = body.graph["cardiac_output"]
+        for organ in (*SEROSAL, "gallbladder", "head_neck"):
+            pct = 100 * body.edges["left_heart", f"{organ}_bed"]["flow"] / co
+            assert pct == pytest.approx(float(shares[organ]), rel=1e-12), organ
+    assert "uterus" not in circnet.organs(male_body)
+    assert summary_first_bed(female_body, "gallbladder") == "liver"
+
+
+def summary_first_bed(body, organ):
+    return circnet.summary(body).loc[organ, "first_bed_downstream"]
+
+
+def test_tiny_serosal_body_is_valid():
+    g = tiny_serosal_body()
+    assert circnet.problems(g) == []
+    assert circnet.organs(g) == ["lung", "kidney", "muscle", "pleura"]
+    assert circnet.body.node_beds(g) == {"node": "node_hev"}
+    table = circnet.summary(g)
+    assert table.loc["node", "blood_inflow_ml_min"] == 5.0
+    assert table.loc["node", "first_bed_downstream"] == "lung"
+    assert table.loc["lung", "cavity"] == "pleura"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda g: g.nodes["node_hev"].update(organ="kidney"), ("'node_hev'", "not both")),
+        (lambda g: g.nodes["node_hev"].update(node_group="duct"), ("'duct'", "not a lymph_node")),
+        (lambda g: g.nodes["node_hev"].update(node_group=3), ("3", "not a lymph_node")),
+        (lambda g: g.nodes["node_hev"].pop("node_group"), ("'node_hev'", "`organ` as a string")),
+        (lambda g: g.nodes["lung"].update(cavity="kidney"), ("'lung'", "serosal=True")),
+        (lambda g: g.nodes["lung"].update(cavity="lung"), ("'lung'", "its own cavity")),
+        (lambda g: g.nodes["pleura"].update(serosal="yes"), ("'pleura'", "True or False")),
+        (lambda g: g.nodes["pleura_bed"].update(cavity="x"), ("'pleura_bed'", "tissue node")),
+        (lambda g: g.nodes["node"].update(serosal=True), ("'node'", "tissue node")),
+    ],
+)
+def test_issue12_attribute_rules(edit, words):
+    g = tiny_serosal_body()
+    edit(g)
+    problem_with(g, *words)
+
+
+def test_a_serosal_flag_must_be_true_to_hold_a_cavity():
+    g = tiny_serosal_body()
+    g.nodes["pleura"]["serosal"] = False
+    problem_with(g, "'lung'", "`cavity` 'pleura'", "serosal=True")
+
+
+def test_a_node_bed_feeds_no_tissue_and_is_single():
+    g = tiny_serosal_body()
+    g.add_edge("node_hev", "kidney", channel="lymph", flow=0.0)
+    problem_with(g, "'node_hev' -> 'kidney'", "feeds no tissue")
+    g = tiny_serosal_body()
+    g.add_node("node_hev2", kind="capillary_bed", node_group="node", diameter=8.0, volume=1.0)
+    g.edges["left_heart", "node_hev"]["flow"] = 4.0
+    g.edges["node_hev", "venous_return"]["flow"] = 4.0
+    g.add_edge("left_heart", "node_hev2", channel="blood", flow=1.0)
+    g.add_edge("node_hev2", "venous_return", channel="blood", flow=1.0)
+    problem_with(g, "lymph node 'node'", "more than one blood bed")
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".json", ".yaml"])
+def test_issue12_attributes_round_trip(tmp_path, female_body, suffix):
+    path = circnet.write_body(female_body, tmp_path / f"body{suffix}")
+    back = circnet.read_body(path)
+    for n, d in female_body.nodes(data=True):
+        for attr in ("node_group", "serosal", "cavity", "organ"):
+            assert back.nodes[n].get(attr) == d.get(attr), (n, attr)
+            if attr in d:
+                assert type(back.nodes[n][attr]) is type(d[attr]), (n, attr)
+    assert circnet.body.node_beds(back) == circnet.body.node_beds(female_body)
+    assert circnet.body.serosal_organs(back) == SEROSAL
+    assert (
+        back.edges["vertebral_venous_plexus", "red_marrow_bed"]["flow"]
+        == (female_body.edges["vertebral_venous_plexus", "red_marrow_bed"]["flow"])
+    )

@@ -227,3 +227,15 @@ def test_colonisation_odds_model():
     # c = 1 with receptivity 0: the odds model is 0/0; circnet answers 0
     cells = circnet.CellProfile(colonisation_probability=1.0, receptivity=0.0)
     assert cells.colonisation("x") == 0.0
+
+
+def test_arrest_combines_size_adhesion_and_shunt():
+    cells = circnet.CellProfile(
+        sites={"a": {"adhesion_probability": 0.4, "shunt_fraction": 0.25}, "b": {}}
+    )
+    p = cells.lodging(8.0)
+    assert cells.arrest(8.0, "a") == pytest.approx(0.75 * (1 - (1 - p) * 0.6), rel=1e-15)
+    assert cells.arrest(8.0, "b") == p == cells.arrest(8.0)
+    # a fully shunted bed never arrests; full adhesion always does (outside the shunt)
+    assert circnet.CellProfile(shunt_fraction=1.0).arrest(3.0) == 0.0
+    assert circnet.CellProfile(adhesion_probability=1.0).arrest(30.0) == 1.0

@@ -127,7 +127,7 @@ def test_body_out_html_and_body_file(tmp_path, capsys):
 def test_body_out_bad_suffix(tmp_path, capsys):
     code, _, err = run(["body", "--out", str(tmp_path / "body.txt")], capsys)
     assert code == 1
-    assert_one_line_error(err, "expected a .html file or a body file")
+    assert_one_line_error(err, "needs a name ending in .html, .htm, .graphml, .json, .yaml or .yml")
     assert not (tmp_path / "body.txt").exists()
 
 
@@ -237,6 +237,7 @@ def test_course_json(capsys):
 
 
 def test_course_table_and_report(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
     report = tmp_path / "out" / "report.html"
     code, out, err = run(
         ["course", "--primary", "breast", "--sex", "female", "--years", "1", "--seed", "1",
@@ -260,6 +261,14 @@ def test_course_checkpoint_resumes(tmp_path, capsys):
     code, again, err = run([*argv, "--checkpoint", str(ck)], capsys)
     assert code == 0 and "resuming from" in err
     assert json.loads(again) == json.loads(first)
+    # without --seed: the course stored in the checkpoint, its seed not known here
+    argv = [a for a in argv if a not in ("--seed", "4")]
+    code, again, err = run([*argv, "--checkpoint", str(ck)], capsys)
+    assert code == 0 and "with the seed and arguments stored in it" in err
+    assert json.loads(again) == {**json.loads(first), "seed": None}
+    # another seed with this checkpoint is refused, not resumed under a wrong seed
+    code, _, err = run([*argv, "--seed", "5", "--checkpoint", str(ck)], capsys)
+    assert code == 1 and "circnet: error:" in err
 
 
 def test_course_bad_input(capsys):
@@ -419,3 +428,142 @@ def test_top_and_days_are_checked_with_option_names(capsys):
     code, _, err = run(["course", "--primary", "lung", "--inhibitor-from-day", "nan"], capsys)
     assert code == 1
     assert_one_line_error(err, "`--inhibitor-from-day` must be finite")
+
+
+# --------------------------------------------------------------------------- outputs checked first
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a command starts its work (the outputs must be checked before)."""
+    import circnet._cli_commands as commands
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the work started before the output path was checked")
+
+    for name in ("simulate_course", "TransportModel", "read_body", "default_body"):
+        monkeypatch.setattr(commands, name, boom)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["course", "--primary", "lung", "--out", "{tmp}"], "is a directory; give a file name"),
+        (["course", "--primary", "lung", "--out", "{tmp}/a_file.yaml/report.html"],
+         "a_file.yaml' is not a directory"),
+        (["course", "--primary", "lung", "--out", "{tmp}/no_such_dir/report.html"],
+         "no_such_dir' does not exist"),
+        (["course", "--primary", "lung", "--out", "{tmp}/report.png"],
+         "needs a name ending in .html or .htm (got '.png')"),
+        (["course", "--primary", "lung", "--checkpoint", "{tmp}/ck.json"],
+         "`--checkpoint` '{tmp}/ck.json': a checkpoint needs a name ending in .npz"),
+        (["simulate", "--primary", "lung", "--plot", "{tmp}/counts.jpg"],
+         "`--plot` '{tmp}/counts.jpg': the figure needs a name ending in .png or .svg"),
+        (["simulate", "--primary", "lung", "--checkpoint", "{tmp}"], "is a directory"),
+        (["fates", "--primary", "lung", "--plot", "{tmp}/none/f.png"], "does not exist"),
+        (["body", "--out", "{tmp}/body.txt"], "needs a name ending in .html, .htm, .graphml"),
+        (["render", "x.yaml", "--out", "{tmp}/none/v.html"], "none' does not exist"),
+    ],
+)  # fmt: skip
+def test_outputs_are_checked_before_any_work(argv, match, tmp_path, capsys, no_work):
+    (tmp_path / "a_file.yaml").write_text("x")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = run(argv, capsys)
+    assert code == 1, err
+    assert_one_line_error(err, match.replace("{tmp}", str(tmp_path)))
+    assert out == ""
+    # the user's path is named, and no folder or file was created
+    assert str(tmp_path) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file.yaml"]
+
+
+def test_output_without_suffix_gets_one_with_a_note(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["body", "--out", "view"], capsys)
+    assert code == 0, err
+    assert "note: --out 'view' has no suffix; writing 'view.html'" in err
+    assert "new vis.Network" in (tmp_path / "view.html").read_text(encoding="utf-8")
+    code, _, err = run(["render", str(ROOT / "examples/data/tiny_body.yaml"), "--out", "v"], capsys)
+    assert code == 0, err
+    assert "note: --out 'v' has no suffix; writing 'v.html'" in err
+    assert (tmp_path / "v.html").is_file() and not (tmp_path / "v").exists()
+
+
+def test_every_run_prints_its_seed_and_the_seed_repeats_it(capsys):
+    argv = ["simulate", "--primary", "lung", "--cells", "1000", "--times", "60", "--json"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    seed = json.loads(out)["seed"]
+    assert isinstance(seed, int) and seed > 2**32  # fresh entropy (128 bits), not None
+    assert f"circnet: seed {seed} (no --seed given; repeat this run with --seed {seed})" in err
+    code, again, err = run([*argv, "--seed", str(seed)], capsys)
+    assert code == 0 and "no --seed given" not in err
+    assert json.loads(again) == json.loads(out)
+    code, out, err = run(["simulate", "--primary", "lung", "--cells", "10", "--times", "1"], capsys)
+    assert code == 0
+    (line,) = [x for x in err.splitlines() if x.startswith("circnet: seed ")]
+    drawn = line.split()[2]
+    assert f"10 cells released from lung (seed {drawn}):" in out
+
+
+def test_course_prints_its_seed(capsys):
+    argv = ["course", "--primary", "lung", "--years", "0.05"]
+    code, out, err = run([*argv, "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert f"repeat this run with --seed {data['seed']}" in err
+    code, out, err = run([*argv, "--seed", "3"], capsys)
+    assert code == 0 and out.splitlines()[0].endswith(" days, seed 3):")
+
+
+def test_course_json_lists_detectable_sites(capsys):
+    argv = ["course", "--primary", "breast", "--sex", "female", "--years", "8", "--seed", "1"]
+    code, out, err = run([*argv, "--json"], capsys)
+    assert code == 0, err
+    sites = json.loads(out)["detectable_metastatic_sites"]
+    assert isinstance(sites, list) and sites and all(isinstance(s, str) for s in sites)
+    assert all("," not in s for s in sites)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--cells", "1e30"], "argument --cells: at most 2**53"),
+        (["--times", "-60,1440"], "argument --times: minutes after the release must be finite "
+                                  "and >= 0 (got -60 in '-60,1440')"),
+        (["--times", "60,-1"], "argument --times: minutes after the release"),
+        (["--times", "60,inf"], "argument --times: minutes after the release"),
+    ],
+)  # fmt: skip
+def test_messages_use_option_names(argv, match, capsys):
+    code, _, err = run(["simulate", "--primary", "lung", *argv], capsys)
+    assert code == 2
+    assert match in err and "expected one argument" not in err and "n_cells" not in err
+
+
+def test_negative_values_reach_the_option():
+    from circnet._cli_parser import join_negative_values
+
+    parser = build_parser()
+    assert join_negative_values(parser, ["course", "--surgery-day", "-5", "--json"]) == [
+        "course", "--surgery-day=-5", "--json"
+    ]  # fmt: skip
+    # a flag (no value) is left alone, so is an option's own value
+    assert join_negative_values(parser, ["fates", "--json", "-5"]) == ["fates", "--json", "-5"]
+    assert join_negative_values(parser, ["x", "--times", "60"]) == ["x", "--times", "60"]
+
+
+@pytest.mark.parametrize("option", ["--surgery-day", "--inhibitor-from-day", "--seed"])
+def test_course_options_have_help(option):
+    (course,) = [a for a in build_parser()._actions if a.dest == "command"]
+    action = next(a for a in course.choices["course"]._actions if option in a.option_strings)
+    assert action.help and len(action.help) > 20
+
+
+def test_validate_prints_flows_rounded(tmp_path, capsys):
+    g = tiny_body()
+    g.edges["left_heart", "kidney_bed"]["flow"] += 0.1 + 0.2  # 0.30000000000000004
+    path = tmp_path / "noisy.yaml"
+    circnet.write_body(g, path)
+    code, out, _ = run(["validate", str(path)], capsys)
+    assert code == 1
+    assert "flows do not balance" in out and "0000000" not in out and "9999999" not in out
+    assert "mL/min" in out and ".3 mL/min" in out

@@ -386,3 +386,23 @@ def test_example_course_colon_breast_runs(capsys):
     runpy.run_path(str(path), run_name="__main__")
     out = capsys.readouterr().out
     assert "colon_rectum primary" in out and "breast primary" in out
+
+
+def test_resume_expecting_other_arguments_is_refused(model, tmp_path):
+    ck = tmp_path / "c.npz"
+    circnet.simulate_course(model, "lung", 0.1, rng=3, checkpoint=ck, stop_day=5)
+    same = {"primary": "lung", "years": 0.1, "rng": 3, "surgery_day": None}
+    assert circnet.resume_course(ck, model, expect=same).status == "finished"
+    circnet.simulate_course(model, "lung", 0.1, rng=3, checkpoint=ck, stop_day=5)
+    for key, value in [("rng", 4), ("years", 0.2), ("primary", "liver"), ("surgery_day", 3)]:
+        with pytest.raises(circnet.CheckpointError, match="holds another course"):
+            circnet.resume_course(ck, model, expect={key: value})
+    with pytest.raises(circnet.ParameterError, match="unknown key 'colour'"):
+        circnet.resume_course(ck, model, expect={"colour": 1})
+
+
+def test_records_and_cells_are_bounded(model):
+    with pytest.raises(circnet.ParameterError, match="MiB of records"):
+        circnet.simulate_course(circnet.default_body(), "lung", 1000)
+    with pytest.raises(circnet.ParameterError, match="primary_cells"):
+        circnet.simulate_course(model, "lung", 0.1, primary_cells=1e17)

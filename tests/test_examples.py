@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 TIMEOUT = 300  # seconds; each takes a few seconds on an idle machine
 
-#: Files a script writes into its working directory (matplotlib is a test dependency).
+#: Files a script writes, in ``out/`` under its working directory (matplotlib is a test
+#: dependency); nothing else may appear there.
 WRITES = {
-    "fates.py": ["fates.png"],
-    "simulation.py": ["simulation.png"],
-    "course.py": ["course_report.html"],
-    "custom_body.py": ["tiny_body.html"],
-    "what_if.py": ["what_if.png"],
+    "fates.py": ["out/fates.png"],
+    "simulation.py": ["out/simulation.png"],
+    "course.py": ["out/course_report.html"],
+    "custom_body.py": ["out/tiny_body.html"],
+    "what_if.py": ["out/what_if.png"],
 }
 
 
@@ -69,3 +70,6 @@ def test_example_runs(script, quick, tmp_path):
     for name in WRITES.get(script.name, []):
         out = tmp_path / name
         assert out.is_file() and out.stat().st_size > 0, f"{script.name} did not write {name}"
+    # run from the repository root, an example leaves nothing there but the git-ignored out/
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left in ([], ["out"]), f"{script.name} left {left} in its working directory"

@@ -174,9 +174,9 @@ def leftovers(directory):
 @pytest.mark.parametrize(
     "suffix, target",
     [
-        (".graphml", "networkx.write_graphml"),
+        (".graphml", "networkx.write_graphml_xml"),
         (".json", "json.dump"),
-        (".yaml", "yaml.safe_dump"),
+        (".yaml", "yaml.dump"),
     ],
 )
 def test_failed_write_leaves_old_file(tmp_path, tiny_body, monkeypatch, suffix, target):

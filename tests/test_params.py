@@ -37,6 +37,10 @@ CODE_DEFAULTS = {
         "immune_kill_rate": 1.0 / 1440.0,
         "nodal_growth_rate": 0.05 / 1440.0 * (1.0 + 0.25) / 0.95,
         "node_release_rate": 1.0 / (4 * 1440.0),
+        "shunt_fraction": 0.0,
+        "adhesion_probability": 0.0,
+        "tissue_lymph_exit_probability": 0.0,
+        "transcoelomic_fraction": 0.0,
     },
     "TumourParams": {
         "lambda1": 0.192,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import xml.etree.ElementTree as ET
 
@@ -190,3 +191,83 @@ def test_missing_matplotlib_says_how_to_install(model, tmp_path, monkeypatch):
     assert isinstance(info.value, circnet.CircnetError)
     assert isinstance(info.value, ImportError)
     assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- ax= and draw_body
+def test_plot_functions_draw_on_given_axes(model, course, tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 8))
+    axes = fig.subplots(2, 2)
+    assert plot_fates(model.fates("lung"), ax=axes[0, 0]) is axes[0, 0]
+    assert axes[0, 0].get_xscale() == "log" and axes[0, 0].patches
+    dist = model.propagate("lung", [0.0, 10.0, 100.0])
+    assert plot_propagation(dist, ax=axes[0, 1], body=model.body) is axes[0, 1]
+    assert axes[0, 1].get_ylabel() == "probability"
+    pair = plot_course(course, ax=(axes[1, 0], axes[1, 1]))
+    assert pair == (axes[1, 0], axes[1, 1])
+    assert axes[1, 0].get_yscale() == "log"
+    assert axes[1, 1].get_title(loc="left") == "Events per site"
+    assert plot_course(course, ax=Figure().add_subplot()).get_yscale() == "log"
+    # ax and path: drawn on ax, its figure written
+    out = plot_fates(model.fates("lung"), tmp_path / "f.png", ax=Figure().add_subplot())
+    check_file(out, ".png")
+    with pytest.raises(circnet.ParameterError, match="`ax` must be a matplotlib Axes"):
+        plot_fates(model.fates("lung"), ax="left")
+    with pytest.raises(circnet.ParameterError, match="`ax` must be one Axes or two"):
+        plot_course(course, ax=list(axes.ravel()[:3]))
+
+
+def test_without_path_or_ax_a_pyplot_figure_is_returned(model, course):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    ax = plot_fates(model.fates("lung"))
+    assert ax.figure.number in plt.get_fignums()  # pyplot's: a notebook shows it
+    top, events = plot_course(course)
+    assert top.figure is events.figure and len(plt.get_fignums()) == before + 2
+    plt.close("all")
+
+
+def test_events_panel_counts_events_per_site(course):
+    fig = course_figure(course, top=3)
+    events = fig.axes[1]
+    sites = [t.get_text() for t in events.get_yticklabels()]
+    assert sites[0] == "breast"
+    notes = {t.get_text() for t in events.texts}
+    ev = course.events[course.events["kind"].astype(str) == "founded"]
+    n_lung = int(ev[ev["site"].astype(str) == "lung"]["count"].sum())
+    assert any(t.startswith(f"{n_lung:,} founded") for t in notes)
+    assert events.images  # colonies founded per period, as colour
+    assert len(events.get_yticklabels()) <= 12
+
+
+def test_draw_body(model, tmp_path):
+    from matplotlib.figure import Figure
+
+    from circnet import _view_layout as lay
+    from circnet.plots import draw_body
+
+    body = model.body
+    ax = Figure(figsize=(10, 8)).add_subplot()
+    assert draw_body(body, ax=ax) is ax
+    shapes = [p for p in ax.patches if p.get_zorder() == 3]
+    labels = [p for p in ax.patches if p.get_zorder() == 4]
+    assert len(shapes) == len(labels) == body.number_of_nodes()
+    # the positions of the HTML view (y up here)
+    pos = lay.positions(body)
+    centres = sorted((round(p.get_center()[0], 1), round(-p.get_center()[1], 1))
+                     for p in shapes if hasattr(p, "get_center"))  # fmt: skip
+    assert all(any(math.dist(c, pos[n]) < 1 for c in centres) for n in ("liver_bed", "brain_bed"))
+    fills = {p.get_facecolor()[:3] for p in shapes}
+    assert len(fills) == len({d["kind"] for _, d in body.nodes(data=True)})  # colour by kind
+    fates = model.fates("breast").rename("probability")
+    out = draw_body(body, fates, path=tmp_path / "body.svg")
+    check_file(out, ".svg")
+    text = out.read_text(encoding="utf-8")
+    assert "<svg" in text
+    with pytest.raises(circnet.ParameterError, match="`path`"):
+        draw_body(body, path=tmp_path / "body.pdf")

@@ -9,6 +9,7 @@ installs both; set ``CIRCNET_NO_BROWSER=1`` to skip them instead. Screenshots go
 from __future__ import annotations
 
 import copy
+import html
 import json
 import math
 import os
@@ -87,6 +88,9 @@ def hostile_body() -> nx.DiGraph:
     body = circnet.default_body("male")
     body = nx.relabel_nodes(body, {"mesenteric_nodes": HOSTILE_NODE}, copy=True)
     body.nodes[HOSTILE_NODE]["label"] = HOSTILE_LABEL
+    for _, d in body.nodes(data=True):
+        if d.get("node_group") == "mesenteric_nodes":
+            d["node_group"] = HOSTILE_NODE
     for n in ("thyroid_bed", "thyroid"):
         body.nodes[n]["organ"] = "<b>thyroid</b>"
     body.graph["name"] = "<i>name</i>"
@@ -221,7 +225,8 @@ def test_hostile_text_is_escaped(tmp_path):
     assert page.h1 == HOSTILE_TITLE
     data = page_data(out)
     node = {n["id"]: n for n in data["nodes"]}[HOSTILE_NODE]
-    assert HOSTILE_LABEL in node["title"] and f"id: {HOSTILE_NODE}" in node["title"]
+    assert HOSTILE_LABEL in node["title"] and node["title"].split("\n")[0] == HOSTILE_NODE
+    assert node["label"] == HOSTILE_NODE  # drawn on the canvas as text
     assert data["overlay"]["nodes"] == [HOSTILE_NODE]
 
 
@@ -231,7 +236,7 @@ def test_options(tmp_path, male):
     assert all(n["label"] == "" for n in data["nodes"])
     data = page_data(render_html(male, tmp_path / "b.html"))
     labels = {n["id"]: n["label"] for n in data["nodes"]}
-    assert labels["liver_bed"] == "Liver" and labels["liver"] == ""  # organ name on its bed
+    assert labels["liver_bed"] == "liver_bed" and labels["liver"] == "liver"
     with pytest.raises(circnet.ParameterError, match="title"):
         render_html(male, tmp_path / "b.html", title=3)
 
@@ -499,7 +504,8 @@ class Visit:
         tip = self.page.locator("div.vis-tooltip")
         tip.wait_for(state="visible", timeout=5000)
         self.wait_until(
-            "id => document.querySelector('div.vis-tooltip').textContent.includes('id: ' + id)",
+            "id => document.querySelector('div.vis-tooltip').textContent"
+            " === circnet.nodes.get(id).title.replace(/\\n/g, '')",
             node_id,
         )
         return tip.evaluate("el => el.textContent")
@@ -626,3 +632,263 @@ def test_browser_hostile_label_shown_as_text(browser, tmp_path):
         assert v.console == [] and v.requests == [v.url]
     finally:
         v.close()
+
+
+# --------------------------------------------------------------------------- legibility
+def _label_boxes(data: dict) -> dict[str, tuple[float, float, float, float]]:
+    """Box of each node's shape and label, as circnet._view_layout reserves them."""
+    from circnet._view_layout import font_size, label_width
+
+    fs = font_size()
+    out = {}
+    for n in data["nodes"]:
+        r, w = n["size"], label_width(n["label"], fs)
+        out[n["id"]] = (n["x"] - max(r, w / 2), n["y"] - r, n["x"] + max(r, w / 2), n["y"] + r)
+    return out
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_every_node_labelled_with_the_name_the_api_takes(tmp_path, sex):
+    body = circnet.default_body(sex)
+    data = page_data(render_html(body, tmp_path / "b.html"))
+    labels = {n["id"]: n["label"] for n in data["nodes"]}
+    assert labels == {n: n for n in body}  # every node, tissues included, by its name
+    organs = set(circnet.organs(body))
+    for n, d in body.nodes(data=True):
+        if d["kind"] == "tissue":
+            assert n in organs  # the site name of simulate_course and `circnet course`
+    # each label is accepted back as an overlay key
+    every = pd.Series(1.0, index=list(labels.values()), name="one")
+    ov = page_data(render_html(body, tmp_path / "o.html", every))["overlay"]
+    assert sorted(ov["nodes"]) == sorted(body)
+    # tooltips start with the name
+    assert all(n["title"].split("\n")[0] == n["id"] for n in data["nodes"])
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+@pytest.mark.parametrize("with_overlay", [False, True])
+def test_layout_leaves_room_for_every_label(sex, with_overlay):
+    from circnet import _view_layout as lay
+
+    body = circnet.default_body(sex)
+    radius = dict.fromkeys(body, lay.OVERLAY_RADIUS[1]) if with_overlay else None
+    pos = lay.positions(body, radius)
+    assert lay.overlaps(lay.boxes(body, pos, radius)) == []
+    # nodes of the layout table stay near their schematic place
+    table = lay._layout_table()
+    moved = [math.dist(pos[n], table[n]) for n in body if n in table]
+    assert np.median(moved) < (60 if with_overlay else 25)
+
+
+def test_new_nodes_go_next_to_what_they_belong_with():
+    from circnet import _view_layout as lay
+
+    body = circnet.default_body("female")
+    body.add_node("spleen_nodes", kind="lymph_node", volume=1.0)
+    body.add_node("spleen_nodes_hev", kind="capillary_bed", node_group="spleen_nodes")
+    body.add_edge("spleen", "spleen_nodes", flow=0.1, channel="lymph")
+    body.add_edge("spleen_nodes", "thoracic_duct", flow=0.1, channel="lymph")
+    body.add_edge("left_heart", "spleen_nodes_hev", flow=1.0, channel="blood")
+    body.add_edge("spleen_nodes_hev", "venous_return", flow=1.0, channel="blood")
+    pos = lay.positions(body)
+    assert lay.overlaps(lay.boxes(body, pos)) == []
+    assert math.dist(pos["spleen_nodes"], pos["spleen"]) < 300
+    assert math.dist(pos["spleen_nodes_hev"], pos["spleen_nodes"]) < 300
+
+
+def test_overlay_legend_speaks_in_the_overlay_units(tmp_path, male):
+    fates = pd.Series({"colony:liver": 0.016, "colony:lung": 0.001, "dead": 0.98}, name="fate")
+    text = render_html(male, tmp_path / "f.html", fates).read_text(encoding="utf-8")
+    assert "square root" not in text
+    assert "Node size and colour show the fate at the node" in text
+    assert "fate = 0.016 (largest)" in text and "fate = 0.004" in text and "fate = 0.001" in text
+    assert "fate = 0<" in text  # the grey dot of a zero
+    legend = text[text.index('id="circnet-legend"') : text.index('id="circnet-canvas"')]
+    examples = re.findall(r"<code>([^<]*)</code>", legend)
+    kinds = [male.nodes[html.unescape(x)]["kind"] for x in examples]  # an example of each kind
+    assert sorted(kinds) == sorted({k for _, k in male.nodes(data="kind")})
+    assert "the name circnet takes" in legend
+
+
+# --------------------------------------------------------------------------- notebooks
+def test_view_repr_is_an_isolated_escaped_iframe(male, tmp_path):
+    body = hostile_body()
+    v = circnet.view(body, pd.Series({HOSTILE_NODE: 1.0}), title=HOSTILE_TITLE, height=500)
+    frame = v._repr_html_()
+    page = _Page()
+    page.feed(frame)
+    page.close()
+    assert [t for t, _ in page.tags] == ["iframe"]  # nothing of the page leaks out as tags
+    attrs = page.tags[0][1]
+    assert attrs["srcdoc"] == v.html and attrs["sandbox"] == "allow-scripts"
+    assert "height: 500px" in attrs["style"] and attrs["title"] == HOSTILE_TITLE
+    out = v.save(tmp_path / "v.html")
+    assert out.read_text(encoding="utf-8") == v.html
+    assert v.html == render_page(body, pd.Series({HOSTILE_NODE: 1.0}), title=HOSTILE_TITLE)
+    with pytest.raises(circnet.ParameterError, match="`path`"):
+        v.save(tmp_path / "v.png")
+    with pytest.raises(circnet.ParameterError, match="`height` must be >= 100"):
+        circnet.view(male, height=10)
+
+
+def test_show_outside_a_notebook_opens_the_browser(male, monkeypatch):
+    import circnet._notebook as nb
+
+    opened = []
+    monkeypatch.setattr(nb.webbrowser, "open", opened.append)
+    out = circnet.show(male, {"colony:liver": 1.0}, title="Liver")
+    assert out.exists() and opened == [out.as_uri()]
+    assert "Liver" in out.read_text(encoding="utf-8")
+    with pytest.raises(circnet.ParameterError, match="`what` must be a View"):
+        circnet.show("body")
+    with pytest.raises(circnet.ParameterError, match="go with a body"):
+        circnet.show(circnet.view(male), title="x")
+
+
+def test_show_in_a_notebook_displays_the_view(male, monkeypatch):
+    import circnet._notebook as nb
+
+    shown = []
+    monkeypatch.setattr(nb, "_in_notebook", lambda: True)
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    v = circnet.view(male)
+    assert circnet.show(v) is None and shown == [v]
+
+
+# --------------------------------------------------------------------------- browser: legibility
+LABEL_BOXES_JS = """() => {
+    const out = {};
+    for (const id of circnet.nodes.getIds()) {
+        const n = network.body.nodes[id], s = n.labelModule.size;
+        out[id] = {label: n.options.label, x: n.x, y: n.y, r: n.options.size,
+                   box: [s.left, s.top, s.left + s.width, s.top + s.height]};
+    }
+    return {nodes: out, scale: network.getScale(), font: network.body.nodes[
+        circnet.nodes.getIds()[0]].labelModule.fontOptions.size};
+}"""
+
+
+def _overlapping(boxes: dict) -> list:
+    keys = sorted(boxes)
+    bad = []
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            if p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]:
+                bad.append((a, b))
+    return bad
+
+
+def _check_labels(v: Visit, body: nx.DiGraph) -> dict:
+    got = v.eval(LABEL_BOXES_JS)
+    nodes = got["nodes"]
+    assert set(nodes) == set(body)
+    for n, d in nodes.items():
+        assert d["label"] == n  # the name the API takes
+        assert d["box"][2] - d["box"][0] > 0  # drawn: measured by vis-network
+    labels = {n: d["box"] for n, d in nodes.items()}
+    shapes = {
+        f"shape of {n}": (d["x"] - d["r"], d["y"] - d["r"], d["x"] + d["r"], d["y"] + d["r"])
+        for n, d in nodes.items()
+    }
+    assert _overlapping(labels) == []  # no label covers another
+    assert _overlapping({**labels, **shapes}) == []  # nor any node
+    assert got["font"] * got["scale"] >= 9  # readable at the default size (px)
+    return got
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_browser_every_label_drawn_and_none_overlap(browser, tmp_path, sex):
+    body = circnet.default_body(sex)
+    v = Visit(browser, render_html(body, tmp_path / f"{sex}.html"))
+    try:
+        _check_labels(v, body)
+        v.shot(f"labels_{sex}.png")
+        assert v.console == [] and v.requests == [v.url]
+    finally:
+        v.close()
+
+
+@pytest.mark.browser
+def test_browser_labels_stay_clear_with_an_overlay(browser, tmp_path, male):
+    model = circnet.TransportModel(male)
+    frame = pd.DataFrame(
+        {"colony:liver": [0.0, 5.0, 9.0], "node:celiac_nodes": [1.0, 9.0, 9.0], "lung": [9] * 3},
+        index=pd.Index([0, 1, 2], name="day"),
+    )
+    v = Visit(browser, render_html(male, tmp_path / "f.html", frame))
+    try:
+        for i in range(3):  # at every frame: sizes change, labels move with them
+            v.eval(f"circnet.setFrame({i})")
+            v.page.wait_for_timeout(150)
+            _check_labels(v, male)
+        legend = v.eval("document.getElementById('circnet-overlay-legend').innerText")
+        assert "Node size and colour show the value at the node" in legend
+        assert "value = 9 (largest)" in legend and "square root" not in legend
+        v.shot("labels_overlay.png")
+    finally:
+        v.close()
+    fates = model.fates("colon_rectum").rename("probability")
+    v = Visit(browser, render_html(male, tmp_path / "p.html", fates))
+    try:
+        _check_labels(v, male)
+        legend = v.eval("document.getElementById('circnet-legend').innerText")
+        assert f"probability = {fmt_number(float(fates.drop('dead').max()))} (largest)" in legend
+        assert f"dead: {fmt_number(float(fates['dead']))}" in legend
+    finally:
+        v.close()
+
+
+@pytest.mark.browser
+def test_browser_view_runs_inside_its_iframe(browser, tmp_path, male):
+    v = circnet.view(male, {"colony:liver": 1.0}, title="In a notebook")
+    host = tmp_path / "notebook.html"
+    host.write_text(
+        "<!DOCTYPE html><html><body><h1>notebook</h1>" + v._repr_html_() + "</body></html>",
+        encoding="utf-8",
+    )
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    requests: list = []
+    page.route("**/*", lambda r: (requests.append(r.request.url), r.continue_()))
+    try:
+        page.goto(host.resolve().as_uri())
+        frame = None
+        for _ in range(200):
+            frames = [f for f in page.frames if f != page.main_frame]
+            if frames and frames[0].evaluate("window.circnet !== undefined"):
+                frame = frames[0]
+                break
+            page.wait_for_timeout(50)
+        assert frame is not None, "the view did not start inside the iframe"
+        assert sorted(frame.evaluate("circnet.nodes.getIds()")) == sorted(male)
+        assert frame.evaluate("document.title") == "In a notebook"
+        # sandboxed: the page cannot reach the notebook's document
+        assert (
+            frame.evaluate(
+                "(() => { try { return !!parent.document; } catch (e) { return 'blocked'; } })()"
+            )
+            == "blocked"
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SCREENSHOTS / "view_iframe.png"))
+        assert errors == [] and requests == [host.resolve().as_uri()]
+    finally:
+        page.close()
+
+
+def test_nodes_without_a_layout_row_get_a_clear_place(monkeypatch):
+    from circnet import _view_layout as lay
+
+    body = circnet.default_body("male")
+    table = {n: p for n, p in lay._layout_table().items() if not n.endswith("_hev")}
+    monkeypatch.setattr(lay, "_layout_table", lambda: table)
+    hev = [n for n, d in body.nodes(data=True) if d.get("node_group") is not None]
+    pos = lay.positions(body)
+    assert lay.overlaps(lay.boxes(body, pos)) == []
+    for n in hev:  # beside its lymph-node group
+        assert math.dist(pos[n], pos[body.nodes[n]["node_group"]]) < 450, n

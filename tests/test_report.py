@@ -153,3 +153,21 @@ def test_report_in_browser(course, body, tmp_path):
         browser.close()
     assert console == []
     assert requests == [path.resolve().as_uri()]
+
+
+def test_report_groups_events_by_kind_and_site(course, body, tmp_path):
+    text = course_report(course, body, tmp_path / "r.html", plots=False).read_text("utf-8")
+    events = text[text.index("<h2>Events</h2>") :]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td class=\"num\">([^<]*)</td>", events)
+    assert rows and len(rows) == len(set((k, s) for k, s, _ in rows))  # one row per kind, site
+    ev = course.events
+    founded = ev[ev["kind"].astype(str) == "founded"].groupby("site", observed=True)["count"].sum()
+    got = {s: c for k, s, c in rows if k == "founded"}
+    assert got["lung"] == fmt_number(int(founded["lung"]))
+    assert len(rows) < len(ev)  # grouped, not one row per event
+
+
+def test_report_without_path_is_a_view(course, body):
+    v = course_report(course, body, plots=False)
+    assert isinstance(v, circnet.View)
+    assert "circnet-report" in v.html and v._repr_html_().startswith("<iframe")

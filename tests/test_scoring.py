@@ -225,3 +225,13 @@ def test_fontclos_rows_are_distributions():
     wide = m.pivot(index="origin", columns="site", values="probability")
     assert wide.shape == (13, 13)
     assert np.allclose(wide.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_soil_only_gives_zero_to_a_site_absent_from_training_when_asked():
+    train = pd.DataFrame({"liver": [6.0, 2.0], "lung": [2.0, 2.0]}, index=["colon", "breast"])
+    with pytest.raises(ParameterError, match="not in the training counts"):
+        soil_only_prediction(train, ["liver", "meninges"])
+    p = soil_only_prediction(train, ["liver", "lung", "meninges"], missing="zero")
+    assert p.to_dict() == {"liver": 8 / 12, "lung": 4 / 12, "meninges": 0.0}
+    with pytest.raises(ParameterError, match="missing"):
+        soil_only_prediction(train, ["liver"], missing="drop")

@@ -647,3 +647,24 @@ def test_counts_from_warns_about_its_unused_arguments(model):
     with pytest.warns(DeprecationWarning, match="never used"):
         old = counts_from(burst, model.states, nt, None, 0)
     np.testing.assert_array_equal(old, c)
+
+
+def test_steps_and_result_size_are_bounded_before_allocating():
+    from circnet.simulate import MAX_RESULT_ENTRIES, MAX_STEPS
+
+    q = sp.csr_array([[-1.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ParameterError, match=f"at most {MAX_STEPS:,} are allowed"):
+        simulate_counts(q, ["a", "b"], [5, 0], [60.0], dt=1e-9, rng=1)
+    with pytest.raises(ParameterError, match="at most .* steps"):
+        simulate_counts(q, ["a", "b"], [5, 0], np.arange(1.0, MAX_STEPS + 2.0), rng=1)
+    n = MAX_RESULT_ENTRIES // 1000 + 1  # states; with 1000 times the result is too large
+    big = sp.csr_array((n, n))
+    with pytest.raises(ParameterError, match="counts; at most"):
+        simulate_counts(big, [str(i) for i in range(n)], np.zeros(n), np.arange(1000.0), rng=1)
+
+
+@pytest.mark.parametrize("counts", [[2**62, 2**62], [math.nan, 0], [-1, 0], ["x", "y"], [1.5, 0]])
+def test_initial_counts_are_checked(counts):
+    q = sp.csr_array([[-1.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ParameterError, match="initial_counts"):
+        simulate_counts(q, ["a", "b"], counts, [1.0], rng=1)

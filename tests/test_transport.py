@@ -187,9 +187,10 @@ def test_release_without_lymph_puts_every_cell_in_blood(male_body):
     # the lymph fraction does not matter for an organ with no lymph
     again = model.with_cells(lymph_fraction=0.9).release("brain")
     pd.testing.assert_series_equal(p0, again)
-    # colon: the lymph fraction goes to its nodes, the rest to the portal vein
+    # colon: the lymph fraction goes to its nodes, the rest to its veins (the portal
+    # vein, and since issue 12 a share of the rectal blood to Batson's plexus)
     p0 = model.release("colon_rectum")
-    lymph = sum(v for k, v in p0.items() if k != "transit:portal_vein")
+    lymph = sum(v for k, v in p0.items() if model.state_space.in_lymph(k))
     assert lymph == pytest.approx(model.cells.lymph_fraction, rel=1e-12)
 
 
@@ -564,14 +565,23 @@ def test_sensitivity_signs_and_closed_form_elasticities(male_body):
     assert e["colonisation_probability"] == pytest.approx(1.0, rel=1e-6)
     flows = model.sensitivity("colony:brain", "lung", parameters=[], flows=["brain"])
     assert flows["flow:brain"] > 0
+    # since issue 12 blood reaches every node of the default body (node blood beds):
+    # a fate of probability 0 is a node of the tiny body, whose tissues keep their cells
+    from bodies import tiny_body
+
+    tiny = circnet.TransportModel(tiny_body(), circnet.CellProfile(lymph_fraction=0.0))
     with pytest.raises(circnet.ParameterError, match="probability 0"):
-        model.with_cells(lymph_fraction=0.0).sensitivity("node:axillary_nodes", "colon_rectum")
+        tiny.sensitivity("node:node", "muscle", flows=[])
 
 
 def test_sensitivity_needs_no_default_node_names(male_body):
     # every node renamed (organ attributes kept): beds and the arterial pool are found by
     # node kinds, so the elasticities are those of the default names
-    renamed = nx.relabel_nodes(male_body, {n: f"N{i}" for i, n in enumerate(male_body)})
+    names = {n: f"N{i}" for i, n in enumerate(male_body)}
+    renamed = nx.relabel_nodes(male_body, names)
+    for _, d in renamed.nodes(data=True):  # a node blood bed names its lymph node
+        if "node_group" in d:
+            d["node_group"] = names[d["node_group"]]
     assert "left_heart" not in renamed and "liver_bed" not in renamed
     kw = dict(parameters=["death_rate_blood"], flows=None)
     a = circnet.TransportModel(male_body).sensitivity("colony:liver", "colon_rectum", **kw)
@@ -663,3 +673,90 @@ def test_absorbing_chain_rejects_bad_input(args, match):
 
 def test_solver_error_is_a_circnet_error():
     assert issubclass(SolverError, circnet.CircnetError)
+
+
+# ============================================================================ issue 12 routes
+def _serosal():
+    from bodies12 import tiny_serosal_body
+
+    return tiny_serosal_body()
+
+
+def _rate(model, src, dst):
+    return float(model.generator[model.index(src), model.index(dst)])
+
+
+def test_a_cell_lodged_in_a_node_blood_bed_enters_the_node():
+    cells = circnet.CellProfile(extravasation_probability=0.4, lodged_time_min=200.0)
+    m = circnet.TransportModel(_serosal(), cells)
+    assert "lodged:node_hev" in m.states and "tissue:node_hev" not in m.states
+    assert _rate(m, "lodged:node_hev", "trapped:node") == pytest.approx(0.4 / 200.0, rel=1e-15)
+    assert _rate(m, "lodged:node_hev", "dead") == pytest.approx(0.6 / 200.0, rel=1e-15)
+    q = 3.0 / 0.5
+    p = cells.lodging(8.0)
+    assert _rate(m, "transit:node_hev", "lodged:node_hev") == pytest.approx(q * p, rel=1e-15)
+    # blood-borne cells now reach the node: nodal tumours from a primary with no lymph
+    f = m.fates(initial={"transit:left_heart": 1.0})
+    assert f["node:node"] > 0
+
+
+def test_shunt_and_adhesion_set_the_arrest_of_one_passage():
+    cells = circnet.CellProfile(
+        sites={"lung": {"shunt_fraction": 0.1}, "kidney": {"adhesion_probability": 0.5}}
+    )
+    m = circnet.TransportModel(_serosal(), cells)
+    p_lung, p_kid = cells.lodging(6.0), cells.lodging(8.0)
+    q_lung, q_kid = 108.0 / 5.0, 59.0 / 5.0
+    got = _rate(m, "transit:lung_bed", "lodged:lung_bed")
+    assert got == pytest.approx(q_lung * 0.9 * p_lung, rel=1e-14)
+    passing = _rate(m, "transit:lung_bed", "transit:left_heart")
+    assert passing == pytest.approx(q_lung * (1 - 0.9 * p_lung), rel=1e-14)
+    got = _rate(m, "transit:kidney_bed", "lodged:kidney_bed")
+    assert got == pytest.approx(q_kid * (1 - (1 - p_kid) * 0.5), rel=1e-14)
+    table = m.lodging_table()
+    assert table["lung"] == pytest.approx(0.9 * p_lung) and table["muscle"] == cells.lodging(7.0)
+
+
+def test_tissue_lymph_exit_leaves_with_the_organs_lymph():
+    cells = circnet.CellProfile(tissue_lymph_exit_probability=0.25)
+    m = circnet.TransportModel(_serosal(), cells)
+    t = cells.tissue_time_min
+    assert _rate(m, "tissue:kidney", "transit:node") == pytest.approx(0.25 / t, rel=1e-15)
+    p_c = cells.colonisation("kidney")
+    assert _rate(m, "tissue:kidney", "colony:kidney") == pytest.approx(0.75 * p_c / t, rel=1e-15)
+    off = circnet.TransportModel(_serosal())
+    assert _rate(off, "tissue:kidney", "transit:node") == 0.0
+
+
+def test_transcoelomic_release_enters_the_cavity():
+    cells = circnet.CellProfile(sites={"lung": {"transcoelomic_fraction": 0.2}}, lymph_fraction=0.1)
+    m = circnet.TransportModel(_serosal(), cells)
+    p0 = m.release("lung")
+    assert p0["tissue:pleura"] == pytest.approx(0.2, rel=1e-15)
+    assert p0["transit:node"] == pytest.approx(0.8 * 0.1, rel=1e-15)
+    assert p0["transit:left_heart"] == pytest.approx(0.8 * 0.9, rel=1e-15)
+    assert p0.sum() == pytest.approx(1.0, abs=1e-15)
+    assert (
+        m.fates("lung")["colony:pleura"]
+        > circnet.TransportModel(_serosal()).fates("lung")["colony:pleura"]
+    )
+    # an organ outside any cavity ignores the parameter
+    kid = circnet.TransportModel(
+        _serosal(), circnet.CellProfile(sites={"kidney": {"transcoelomic_fraction": 0.5}})
+    )
+    assert kid.release("kidney")["tissue:pleura"] == 0.0
+
+
+def test_new_parameters_at_zero_leave_the_model_unchanged():
+    g = _serosal()
+    a = circnet.TransportModel(g)
+    b = circnet.TransportModel(
+        g,
+        circnet.CellProfile(
+            shunt_fraction=0.0,
+            adhesion_probability=0.0,
+            tissue_lymph_exit_probability=0.0,
+            transcoelomic_fraction=0.0,
+        ),
+    )
+    assert (a.generator != b.generator).nnz == 0

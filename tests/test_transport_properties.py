@@ -159,6 +159,10 @@ def test_more_flow_raises_colonisation_from_other_organs_in_the_default_body(mal
     model = circnet.TransportModel(male_body)
     changed = model.with_body(circnet.scale_organ_flow(male_body, organ, 1.5))
     sources = [o for o in ("brain", "lung", "kidneys", "prostate", "skin") if o != organ]
+    if organ == "red_marrow":
+        # issue 12: the prostate reaches the marrow bed directly through Batson's plexus,
+        # whose share of the marrow's (rebalanced) inflow falls when the arterial part grows
+        sources.remove("prostate")
     before = model.fate_table(sources)[f"colony:{organ}"]
     after = changed.fate_table(sources)[f"colony:{organ}"]
     assert (after > before).all()

@@ -2,6 +2,7 @@
   "use strict";
   var data = JSON.parse(document.getElementById("circnet-data").textContent);
   var CMAP = data.cmap;
+  var R = data.scale.radius, R0 = data.scale.zero_radius;  // circnet._view_layout
   var nodes = new vis.DataSet(data.nodes);
   var edges = new vis.DataSet(data.edges);
   var base = {};
@@ -43,7 +44,7 @@
       var fill = v > 0 ? colour(0.15 + 0.85 * t) : "#eeeeee";
       upd.push({
         id: id,
-        size: v > 0 ? 7 + 28 * t : 5,
+        size: v > 0 ? R[0] + (R[1] - R[0]) * t : R0,
         color: {
           background: fill, border: v > 0 ? "#2d004b" : "#9e9e9e",
           highlight: { background: fill, border: "#000000" },
@@ -62,10 +63,7 @@
     }
   }
 
-  if (ov) {
-    document.getElementById("circnet-vmax").textContent = fmt(ov.vmax);
-    setFrame(0);
-  }
+  if (ov) { setFrame(0); }
   var container = document.getElementById("circnet-network");
   var network = new vis.Network(container, { nodes: nodes, edges: edges }, data.options);
   network.once("afterDrawing", function () { network.fit({ animation: false }); });

@@ -1,0 +1,224 @@
+"""The figure of a disease course: burden per site over time, and the events per site.
+
+Top panel (:func:`draw_burden`): tumour cells at the primary and the sites with the
+largest burden, log scale, with the total metastatic burden and the detection threshold.
+Bottom panel (:func:`draw_events`): one row per site (the primary first, then the sites
+with the most colonies founded); the foundings as a strip whose colour gives the number
+of colonies founded in each period (log colour scale), so a site seeded all along reads
+differently from one seeded once; angiogenic switches, detection and clearing as
+markers; the count of each kind of event per site at the right end of its row; surgery
+and the start of an angiogenesis inhibitor as dashed vertical lines. Used by
+:func:`circnet.plots.plot_course` and the course report.
+
+Examples
+--------
+>>> import circnet
+>>> from circnet._course_figure import course_figure
+>>> res = circnet.simulate_course(circnet.default_body(), "colon_rectum", 1, rng=1)
+>>> fig = course_figure(res)
+>>> fig.axes[1].get_title(loc="left")
+'Events per site'
+>>> [t.get_text() for t in fig.axes[1].get_yticklabels()][0]
+'colon_rectum'
+
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._figure import new_figure
+from ._format import fmt_number
+from ._validation import check_int
+from .errors import ParameterError
+
+__all__ = ["course_figure", "draw_burden", "draw_events", "check_course"]
+
+_EVENT_STYLE = {  # kind -> (marker, colour, legend text, counted as)
+    "angiogenic_switch": ("^", "#d32f2f", "angiogenic switch", "angiogenic switches"),
+    "detectable": ("*", "#000000", "became detectable", "detected"),
+    "cleared": ("x", "#616161", "tumour cleared", "cleared"),
+}
+_LINES = {"surgery": ("#1e63c4", "surgery"), "inhibitor_start": ("#2e9d3a", "inhibitor from")}
+_BINS = 80
+
+
+def check_course(result: Any) -> None:
+    """ParameterError unless ``result`` looks like a CourseResult."""
+    for attr in ("timeseries", "events", "daily", "primary", "params"):
+        if not hasattr(result, attr):
+            raise ParameterError(
+                f"`result` must be a CourseResult (got {type(result).__name__} without {attr!r})"
+            )
+
+
+def _time_scale(result: Any) -> tuple[float, str, float]:
+    days = pd.to_numeric(result.timeseries["day"], errors="coerce")
+    end = float(days.max()) if len(days) else 0.0
+    scale, unit = (365.25, "years") if end > 730 else (1.0, "days")
+    return scale, unit, end
+
+
+def draw_burden(ax: Any, result: Any, *, top: int = 8, title: Any = None) -> Any:
+    """Cells per site over time on ``ax`` (log scale); returns ``ax``."""
+    top = check_int(top, "top", low=1)
+    ts = result.timeseries
+    primary = str(result.primary)
+    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
+    cells.columns = [str(c) for c in cells.columns]
+    scale, unit, end_days = _time_scale(result)
+    others = [c for c in cells.columns if c != primary]
+    ranked = cells[others].max(axis=0).sort_values(ascending=False) if others else pd.Series()
+    shown = [c for c in ranked.index[: max(top - 1, 1)] if ranked[c] > 0]
+    t = np.asarray(cells.index, dtype=float) / scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if primary in cells.columns:
+            v = cells[primary].to_numpy(dtype=float)
+            ax.plot(
+                t, np.where(v > 0, v, np.nan), color="black", lw=2.2, label=f"{primary} (primary)"
+            )
+        for i, site in enumerate(shown):
+            v = cells[site].to_numpy(dtype=float)
+            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=f"C{i % 10}", label=site)
+        daily = result.daily
+        if "metastatic_cells" in daily and len(daily):
+            v = daily["metastatic_cells"].to_numpy(dtype=float)
+            ax.plot(
+                np.asarray(daily.index, dtype=float) / scale,
+                np.where(v > 0, v, np.nan),
+                color="#54278f",
+                lw=1.2,
+                ls="--",
+                label="all metastases",
+            )
+    det = float(getattr(result.params, "detection_cells", math.nan))
+    if math.isfinite(det):
+        ax.axhline(det, color="#616161", lw=0.9, ls=":")
+        ax.annotate(
+            f"detectable ({det:.0e} cells)",
+            (0.005, det),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+            color="#616161",
+        )
+    if ax.has_data():
+        ax.set_yscale("log")
+    ax.set_ylabel("tumour cells at the site (log scale)")
+    ax.set_xlabel(f"time since the start ({unit})")
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if title is None:
+        span = f"{end_days / 365.25:.3g} years" if unit == "years" else f"{end_days:g} days"
+        title = f"Disease course from a primary in {primary}: {span}"
+    ax.set_title(str(title), fontsize=10)
+    _vertical_lines(ax, result, scale)
+    ax.set_xlim(0, max(end_days, 1.0) / scale)
+    return ax
+
+
+def _vertical_lines(ax: Any, result: Any, scale: float) -> None:
+    ev = result.events
+    kinds = ev["kind"].astype(str)
+    for kind, (colour, text) in _LINES.items():
+        for i, day in enumerate(pd.unique(ev.loc[kinds == kind, "day"])):
+            ax.axvline(float(day) / scale, color=colour, lw=1.2, ls="--", label=None if i else text)
+
+
+def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
+    """The events per site on ``ax`` (see the module docstring); returns ``ax``."""
+    from matplotlib.colors import LogNorm
+
+    rows = check_int(rows, "rows", low=1)
+    primary = str(result.primary)
+    scale, unit, end_days = _time_scale(result)
+    ev = result.events.copy()
+    ev["site"] = ev["site"].astype(str)
+    ev["kind"] = ev["kind"].astype(str)
+    founded = ev[ev["kind"] == "founded"]
+    per_site = founded.groupby("site")["count"].sum().sort_values(ascending=False)
+    marked = ev[ev["kind"].isin(list(_EVENT_STYLE))]
+    sites = list(dict.fromkeys([primary, *per_site.index, *marked["site"]]))
+    hidden = max(len(sites) - rows, 0)
+    sites = sites[:rows]
+    row = {s: i for i, s in enumerate(sites)}
+    span = max(end_days, 1.0)
+    edges = np.linspace(0.0, span, _BINS + 1)
+    grid = np.zeros((len(sites), _BINS))
+    sel = founded[founded["site"].isin(row)]
+    if len(sel):
+        b = np.clip(np.searchsorted(edges, sel["day"].to_numpy(float), side="right") - 1, 0, None)
+        np.add.at(
+            grid, (sel["site"].map(row).to_numpy(int), np.minimum(b, _BINS - 1)), sel["count"]
+        )
+    if grid.max() > 0:
+        im = ax.imshow(
+            np.ma.masked_less_equal(grid, 0),
+            aspect="auto",
+            interpolation="nearest",
+            cmap="Purples",
+            norm=LogNorm(vmin=1, vmax=max(grid.max(), 10)),
+            extent=(0, span / scale, len(sites) - 0.5, -0.5),
+        )
+        bar = ax.figure.colorbar(im, ax=ax, location="bottom", shrink=0.5, aspect=40, pad=0.02)
+        bar.set_label(f"colonies founded per {fmt_number(span / _BINS, digits=2)} days", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+    for kind, (marker, colour, text, _) in _EVENT_STYLE.items():
+        e = marked[(marked["kind"] == kind) & marked["site"].isin(row)]
+        n = int(e["count"].sum()) if len(e) else 0
+        ax.scatter(
+            e["day"].to_numpy(dtype=float) / scale,
+            [row[s] for s in e["site"]],
+            marker=marker,
+            s=46,
+            color=colour,
+            label=f"{text} ({n})",
+            zorder=3,
+        )
+    # counts per site at the right end of each row
+    counts = ev[ev["site"].isin(row)].groupby(["site", "kind"])["count"].sum()
+    for s, i in row.items():
+        parts = []
+        if (s, "founded") in counts and counts[(s, "founded")] > 0:
+            parts.append(f"{fmt_number(int(counts[(s, 'founded')]))} founded")
+        for kind, (_, _, _, counted) in _EVENT_STYLE.items():
+            if (s, kind) in counts and counts[(s, kind)] > 0:
+                parts.append(f"{int(counts[(s, kind)])} {counted}")
+        ax.annotate(
+            ", ".join(parts) or "no events",
+            (1.01, i),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=7,
+        )
+    _vertical_lines(ax, result, scale)
+    ax.set_yticks(range(len(sites)), sites, fontsize=8)
+    ax.set_ylim(len(sites) - 0.5, -0.5)
+    ax.set_xlim(0, span / scale)
+    more = f"; {hidden} more sites with events not shown" if hidden else ""
+    ax.set_xlabel(f"time since the start ({unit}){more}")
+    ax.set_title("Events per site", fontsize=9, loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(
+        fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, frameon=False,
+        handletextpad=0.2, columnspacing=1.0, borderaxespad=0.1,
+    )  # fmt: skip
+    return ax
+
+
+def course_figure(result: Any, *, top: int = 8, title: Any = None, pyplot: bool = False) -> Any:
+    """The figure of :func:`circnet.plots.plot_course` (same arguments but ``path``), unsaved
+    (``pyplot``: made by pyplot, see :func:`circnet._figure.new_figure`)."""
+    check_course(result)
+    top = check_int(top, "top", low=1)
+    fig = new_figure(9.5, 8.0, pyplot=pyplot)
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    draw_burden(ax, result, top=top, title=title)
+    ax.set_xlabel("")
+    draw_events(ax2, result, rows=max(top * 2, 12))
+    return fig
