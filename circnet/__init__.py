@@ -39,32 +39,20 @@ load_autopsy      published autopsy series of metastatic sites by primary (DiSib
 load_receptivity  read saved receptivity factors into a CellProfile
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ParameterError,
                   UnknownNameError, CheckpointError, SolverError, OptionalDependencyError)
+
+Names are loaded on first use (PEP 562), so ``import circnet`` and ``circnet --version``
+stay fast; ``circnet.X`` and ``from circnet import X`` work as usual.
 """
 
-import logging as _logging
+from __future__ import annotations
 
-from ._notebook import View, show, view
+import importlib
+import logging as _logging
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__ as __version__
-from .body import (
-    balance_flows,
-    default_body,
-    lymph_nodes,
-    organs,
-    problems,
-    scale_organ_flow,
-    summary,
-    validate,
-)
-from .calibrate import (
-    CalibrationResult,
-    calibrate,
-    cross_validate,
-    load_autopsy,
-    load_receptivity,
-)
-from .cells import CellProfile
-from .course import CourseResult, resume_course, simulate_course
-from .ensemble import EnsembleResult, ensemble, grid, saltelli, sample
 from .errors import (
     BodyError,
     BodyFileError,
@@ -75,13 +63,118 @@ from .errors import (
     SolverError,
     UnknownNameError,
 )
-from .io import read_body, write_body
-from .plots import draw_body, plot_calibration, plot_course, plot_fates, plot_propagation
-from .population import CellPopulation
-from .render import render_html
-from .report import course_report
-from .transport import AbsorbingChain, FateResult, TransportModel
-from .tumour import TumourParams, grow_tumour
+
+if TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from ._notebook import (
+        View,
+        show,
+        view,
+    )
+    from .body import (
+        balance_flows,
+        default_body,
+        lymph_nodes,
+        organs,
+        problems,
+        scale_organ_flow,
+        summary,
+        validate,
+    )
+    from .calibrate import (
+        CalibrationResult,
+        calibrate,
+        cross_validate,
+        load_autopsy,
+        load_receptivity,
+    )
+    from .cells import (
+        CellProfile,
+    )
+    from .course import (
+        CourseResult,
+        resume_course,
+        simulate_course,
+    )
+    from .ensemble import (
+        EnsembleResult,
+        ensemble,
+        grid,
+        saltelli,
+        sample,
+    )
+    from .io import (
+        read_body,
+        write_body,
+    )
+    from .plots import (
+        draw_body,
+        plot_calibration,
+        plot_course,
+        plot_fates,
+        plot_propagation,
+    )
+    from .population import (
+        CellPopulation,
+    )
+    from .render import (
+        render_html,
+    )
+    from .report import (
+        course_report,
+    )
+    from .transport import (
+        AbsorbingChain,
+        FateResult,
+        TransportModel,
+    )
+    from .tumour import (
+        TumourParams,
+        grow_tumour,
+    )
+
+#: Where each lazily loaded public name lives (module relative to this package).
+_LAZY: dict[str, str] = {
+    "View": "._notebook",
+    "show": "._notebook",
+    "view": "._notebook",
+    "balance_flows": ".body",
+    "default_body": ".body",
+    "lymph_nodes": ".body",
+    "organs": ".body",
+    "problems": ".body",
+    "scale_organ_flow": ".body",
+    "summary": ".body",
+    "validate": ".body",
+    "CalibrationResult": ".calibrate",
+    "calibrate": ".calibrate",
+    "cross_validate": ".calibrate",
+    "load_autopsy": ".calibrate",
+    "load_receptivity": ".calibrate",
+    "CellProfile": ".cells",
+    "CourseResult": ".course",
+    "resume_course": ".course",
+    "simulate_course": ".course",
+    "EnsembleResult": ".ensemble",
+    "ensemble": ".ensemble",
+    "grid": ".ensemble",
+    "saltelli": ".ensemble",
+    "sample": ".ensemble",
+    "read_body": ".io",
+    "write_body": ".io",
+    "draw_body": ".plots",
+    "plot_calibration": ".plots",
+    "plot_course": ".plots",
+    "plot_fates": ".plots",
+    "plot_propagation": ".plots",
+    "CellPopulation": ".population",
+    "render_html": ".render",
+    "course_report": ".report",
+    "AbsorbingChain": ".transport",
+    "FateResult": ".transport",
+    "TransportModel": ".transport",
+    "TumourParams": ".tumour",
+    "grow_tumour": ".tumour",
+}
 
 __all__ = [
     "default_body",
@@ -133,6 +226,33 @@ __all__ = [
     "SolverError",
     "OptionalDependencyError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'circnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``circnet.calibrate`` and ``circnet.ensemble`` are functions named like their modules:
+    when the import system binds the loaded submodule onto the package, keep the function
+    (the submodule stays importable as ``circnet.calibrate`` through ``sys.modules``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}":
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 # library logging: silent unless the application configures the "circnet" logger
 _logging.getLogger("circnet").addHandler(_logging.NullHandler())
