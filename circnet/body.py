@@ -150,7 +150,7 @@ def default_body(sex: str = "male", cardiac_output: float | None = None) -> nx.D
     >>> round(sum(into_lung) - body.edges["lung", "hilar_nodes"]["flow"])
     5900
     """
-    if sex not in ("male", "female"):
+    if not isinstance(sex, str) or sex not in ("male", "female"):
         raise UnknownNameError(f"`sex` must be 'male' or 'female' (got {sex!r})")
     if cardiac_output is None:
         co = reference_cardiac_output(sex)

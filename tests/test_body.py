@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import networkx as nx
+import numpy as np
 import pytest
 from bodies import TINY_ORGANS, tiny_body, tiny_serosal_body
 
@@ -821,3 +822,9 @@ def test_issue12_attributes_round_trip(tmp_path, female_body, suffix):
         back.edges["vertebral_venous_plexus", "red_marrow_bed"]["flow"]
         == (female_body.edges["vertebral_venous_plexus", "red_marrow_bed"]["flow"])
     )
+
+
+def test_sex_that_is_not_a_string_is_refused():
+    # found by the fuzz (tests/test_fuzz.py): an array compared against the names
+    with pytest.raises(circnet.UnknownNameError, match="`sex` must be"):
+        circnet.default_body(np.array([0, 1, 2]))
