@@ -46,6 +46,9 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _peers import peer_python, run_peer, try_import  # noqa: E402
 
 import circnet  # noqa: E402
 from circnet.simulate import simulate_counts  # noqa: E402
@@ -103,8 +106,7 @@ def run_circnet(p, start, cells, steps, seed=0):
 
 
 def run_quantecon(p, start, cells, steps, seed=0):
-    import quantecon as qe
-
+    qe, _ = try_import("quantecon")
     mc = qe.MarkovChain(p)
     mc.simulate(ts_length=10, init=start, num_reps=10, random_state=seed)  # JIT warm-up
     batch = min(cells, 10_000)
@@ -120,7 +122,11 @@ def run_quantecon(p, start, cells, steps, seed=0):
 def run_pydtmc(p, start, cells, steps, seed=0):
     import warnings
 
-    from pydtmc import MarkovChain
+    if peer_python():  # PyDTMC in its own venv (see benchmarks/README.md)
+        arrays = {"p": p.toarray()}
+        kw = {"cells": cells, "steps": steps, "start": int(start), "seed": seed}
+        return run_peer("pydtmc-simulate", arrays, **kw)
+    MarkovChain = try_import("pydtmc")[0].MarkovChain
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -186,6 +192,17 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()
     p_body, s_body, model = default_chain()
     p_rand, s_rand = random_chain()
+    # a missing or broken peer is skipped with a note (its reason goes in the table)
+    skipped = {"quantecon": try_import("quantecon")[1]}
+    if peer_python():
+        try:
+            run_pydtmc(p_body, s_body, 1, 2)
+            skipped["pydtmc"] = ""
+        except RuntimeError as err:
+            skipped["pydtmc"] = str(err)
+            print(f"note: skipping peer pydtmc: {err}", file=sys.stderr)
+    else:
+        skipped["pydtmc"] = try_import("pydtmc")[1]
     chains = [("default body (122 states)", p_body, s_body), ("random 1e4 states", p_rand, s_rand)]
     rows = []
     for name, p, start in chains:
@@ -193,9 +210,12 @@ def main(argv=None) -> int:
             ours = run_circnet(p, start, cells, steps)
             entry = {"chain": name, "cells": cells, "circnet": (cells * steps / ours, ours, False)}
             small = 100 if args.quick else 1000
-            entry["quantecon"] = timed(
-                run_quantecon, p, start, cells, steps, min(cells, 10_000), steps
-            )
+            if skipped["quantecon"]:
+                entry["quantecon"] = skipped["quantecon"]
+            else:
+                entry["quantecon"] = timed(
+                    run_quantecon, p, start, cells, steps, min(cells, 10_000), steps
+                )
             entry["numpy per cell"] = timed(
                 run_numpy,
                 p,
@@ -205,7 +225,9 @@ def main(argv=None) -> int:
                 min(cells, 10**5 if args.quick else 10**6),
                 steps,
             )
-            if name.startswith("default"):
+            if name.startswith("default") and skipped["pydtmc"]:
+                entry["pydtmc"] = skipped["pydtmc"]
+            elif name.startswith("default"):
                 entry["pydtmc"] = timed(run_pydtmc, p, start, cells, steps, 3, small)
             rows.append(entry)
             print(f"  {name}, {cells:.0e} cells done", file=sys.stderr)
@@ -238,6 +260,11 @@ def main(argv=None) -> int:
                     "constructor did not finish in 100 s on 1e4 states (dense P) | |"
                 )
                 continue
+            if isinstance(e[method], str):
+                lines.append(
+                    f"| {e['chain']} | {e['cells']:.0e} | {method} | n/a | skipped: {e[method]} | |"
+                )
+                continue
             rate, secs, extra = e[method]
             star = "*" if extra else ""
             ratio = "" if method == "circnet" else f"{ours_rate / rate:,.1f}x"
@@ -257,6 +284,9 @@ def main(argv=None) -> int:
         f"{fmt_time(big['circnet'][1])} | {'yes' if big['circnet'][1] <= steps / 1000 else 'no'} |",
     ]
     for name, e in qe_small.items():
+        if isinstance(e["quantecon"], str):
+            lines.append(f"| 1e4 cells, {name}: no slower than quantecon | quantecon skipped | - |")
+            continue
         ok = e["circnet"][0] >= e["quantecon"][0]
         lines.append(
             f"| 1e4 cells, {name}: no slower than quantecon | "

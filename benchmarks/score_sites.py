@@ -95,8 +95,9 @@ def main() -> str:
         "observed frequencies). rho: Spearman correlation of observed counts and prediction",
         "(uniform has none). n: involvements scored. Predictions renormalised over the scored",
         "sites, floor 1e-6 (circnet.scoring). soil = DiSibio & French 2008 pooled site",
-        "frequencies (training only). anatomy = circnet default body with the default",
-        "CellPopulation; profile = the same body with the single default CellProfile.",
+        "frequencies (training only, plus half a count per site: the Jeffreys prior).",
+        "anatomy = circnet default body with the default CellPopulation; profile = the same",
+        "body with the single default CellProfile.",
         "",
     ]
     grand_unscorable: dict[str, int] = {}
@@ -157,7 +158,7 @@ def main() -> str:
         sites = list(obs.columns)
         preds = {
             "uniform": uniform_prediction(sites),
-            "soil": soil_only_prediction(train, sites, missing="zero"),
+            "soil": soil_only_prediction(train, sites, missing="zero", smoothing="jeffreys"),
             "anatomy": anatomy,
             "profile": profile,
         }
@@ -173,7 +174,7 @@ def main() -> str:
             fsites = list(fc_obs.columns)
             fpreds = {
                 "uniform": uniform_prediction(fsites),
-                "soil": soil_only_prediction(train, fsites, missing="zero"),
+                "soil": soil_only_prediction(train, fsites, missing="zero", smoothing="jeffreys"),
                 "anatomy": anatomy,
                 "profile": profile,
                 "fontclos": fc_wide,

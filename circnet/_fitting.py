@@ -5,6 +5,14 @@ inside (no linear solve), the one or two structural values (each a linear solve)
 outside, by bounded Brent for one and Nelder-Mead for two. Intervals: Wald from the
 observed information scaled by the dispersion, or percentiles of a parametric
 bootstrap.
+
+Identification. A parameter counts as identified by the data when (1) its estimate is
+not within :data:`AT_BOUND` of a bound of the optimiser, (2) the observed information
+gives it a finite standard error, and (3) that standard error, after the dispersion
+scaling, is at most :data:`SE_IDENTIFIED` on its log (logit) scale, i.e. its 95 %
+interval spans less than a factor ``exp(2 * 1.96 * 3)``, about 1.3e5. Otherwise the
+interval is NaN (never an astronomically wide interval printed as a result); the point
+estimate is kept, but it is then set by the ridge or the bound, not by the data.
 """
 
 from __future__ import annotations
@@ -24,11 +32,20 @@ __all__ = [
     "fit_with_reference",
     "Intervals",
     "dispersion_of",
+    "overdispersion_of",
+    "at_bound",
     "confidence_intervals",
     "serial_blas",
+    "SE_IDENTIFIED",
+    "AT_BOUND",
 ]
 
 _Z95 = float(stats.norm.ppf(0.975))
+
+#: Largest dispersion-scaled standard error (log / logit scale) of an identified parameter.
+SE_IDENTIFIED = 3.0
+#: Distance (log / logit scale) from an optimiser bound within which an estimate is at it.
+AT_BOUND = 1e-2
 
 
 def serial_blas() -> contextlib.AbstractContextManager[Any]:
@@ -181,14 +198,40 @@ def dispersion_of(problem: Problem, theta: np.ndarray, kind: str) -> tuple[float
     return float(phi), df
 
 
+def overdispersion_of(problem: Problem, theta: np.ndarray) -> float:
+    """Deviance over residual degrees of freedom at ``theta``, not floored at 1 (NaN if
+    df <= 0): about 1 for multinomial counts, above 1 when they vary more (one patient
+    contributes several sites)."""
+    _, df = dispersion_of(problem, theta, "none")
+    if df <= 0:
+        return float("nan")
+    expected = problem.n[problem.pidx] * problem.pi(theta)
+    y = problem.y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = 2.0 * float(np.sum(np.where(y > 0, y * np.log(y / expected), 0.0)))
+    return dev / df
+
+
+def at_bound(problem: Problem, theta: np.ndarray) -> np.ndarray:
+    """Which entries of ``theta`` sit within :data:`AT_BOUND` of an optimiser bound."""
+    b = np.array(problem.bounds(), dtype=float).reshape(-1, 2)
+    return np.asarray((theta - b[:, 0] < AT_BOUND) | (b[:, 1] - theta < AT_BOUND))
+
+
 @dataclass(frozen=True)
 class Intervals:
-    """Covariance, standard errors and 95 % bounds of theta (NaN when not computed)."""
+    """Covariance, standard errors and 95 % bounds of theta (NaN when not computed).
+
+    ``identified`` (see the module notes) is False where the bounds were set to NaN;
+    ``at_bound`` marks estimates at an optimiser bound (computed even without intervals).
+    """
 
     covariance: np.ndarray
     se: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    identified: np.ndarray
+    at_bound: np.ndarray
 
 
 def confidence_intervals(
@@ -210,8 +253,9 @@ def confidence_intervals(
     cov = np.full((k, k), np.nan)
     lo = hi = np.full(k, np.nan)
     se = np.full(k, np.nan)
+    edge = at_bound(problem, theta) if k else np.zeros(0, dtype=bool)
     if not (compute and k):
-        return Intervals(cov, se, lo, hi)
+        return Intervals(cov, se, lo, hi, ~edge, edge)
     h = problem.hessian(theta)
     try:
         cov = np.linalg.inv(h) * phi
@@ -231,4 +275,12 @@ def confidence_intervals(
         draws = np.array(rows)
         lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
         se = draws.std(axis=0, ddof=1) if len(draws) > 1 else se
-    return Intervals(cov, se, lo, hi)
+    ok = ~edge & np.isfinite(se) & (se <= SE_IDENTIFIED)
+    if h.shape == (k, k) and not np.all(np.linalg.eigvalsh(h) > 0):
+        # a flat or saddle direction: the parameters loading on it are not identified
+        w, v = np.linalg.eigh(h)
+        flat = np.abs(v[:, w <= 0]).max(axis=1) > 0.1 if (w <= 0).any() else np.zeros(k, bool)
+        ok &= ~flat
+    lo = np.where(ok, lo, np.nan)
+    hi = np.where(ok, hi, np.nan)
+    return Intervals(cov, se, lo, hi, ok, edge)

@@ -42,10 +42,21 @@ are thus relative to the reference organ.
 
 Uncertainty. Standard errors come from the observed information (a numerical Hessian of
 the penalised log-likelihood at the optimum). Counts of involved sites are not independent
-draws (one patient has several sites), so by default (``dispersion="deviance"``) the
-covariance is multiplied by the dispersion ``D / df`` (deviance over residual degrees of
-freedom, at least 1: quasi-likelihood; ``"pearson"`` uses ``X^2 / df``); a parametric
-bootstrap (``bootstrap=B``) gives percentile intervals instead.
+draws (one patient has several sites): the result reports the overdispersion ``D / df``
+(deviance over residual degrees of freedom; about 1 for multinomial counts), and by
+default (``dispersion="deviance"``) the covariance is multiplied by it, floored at 1
+(quasi-likelihood: every standard error times ``sqrt(D / df)``; ``"pearson"`` uses
+``X^2 / df``); a parametric bootstrap (``bootstrap=B``) gives percentile intervals
+instead. A parameter the data do not identify (at a bound of the optimiser, a flat
+direction of the information, or a dispersion-scaled standard error above 3 on the log
+scale, i.e. a 95 % interval wider than a factor of about 1e5) is flagged
+``identified=False`` and its interval is NaN.
+
+Honest scores. Every measure comes beside the **uniform** and **soil-only** baselines on
+the same rows (``goodness``, ``summary()``); the headline is the held-out score of
+:func:`cross_validate`, where soil-only too is estimated from the training primaries
+only. Font-Clos et al.'s share of variance explained is given unadjusted, capped at 1, as
+a secondary column.
 
 Anatomy alone. The anatomy-only model has every receptivity and the nodal factor at 1
 (and the lodging parameter as given in ``cells``).
@@ -66,9 +77,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._calibration_result import CalibrationResult, build_result, goodness_of_fit, load_receptivity
+from ._calibration_result import (
+    CalibrationResult,
+    baseline_predictions,
+    build_result,
+    goodness_of_fit,
+    load_receptivity,
+)
 from ._calibration_result import _fontclos_r2 as _fontclos_r2  # re-exported for the tests
-from ._fitting import confidence_intervals, dispersion_of, fit_with_reference, serial_blas
+from ._fitting import (
+    confidence_intervals,
+    dispersion_of,
+    fit_with_reference,
+    overdispersion_of,
+    serial_blas,
+)
 from ._likelihood import LODGING, Problem, bodies_of
 from ._validation import check_bool, check_choice, check_int, check_number, check_rng
 from .autopsy import AUTOPSY_SERIES, load_autopsy, tidy_counts
@@ -85,6 +108,7 @@ __all__ = [
 ]
 
 _DISPERSIONS = ("deviance", "pearson", "none")
+_CV_MODELS = ("uniform", "soil_only", "anatomy", "heldout")
 
 
 def _lodging(fit_lodging: Any) -> str | None:
@@ -197,6 +221,7 @@ def calibrate(
         res, reference = fit_with_reference(prob, reference, x0=_x0, maxiter=maxiter)
         theta = res.x
         phi, df = dispersion_of(prob, theta, dispersion)
+        over = overdispersion_of(prob, theta)
         ci = confidence_intervals(
             prob, theta, phi, compute=intervals_, bootstrap=bootstrap, rng=gen, maxiter=maxiter
         )
@@ -206,6 +231,7 @@ def calibrate(
         ci,
         df=df,
         dispersion=phi,
+        overdispersion=over,
         reference=reference,
         penalty=penalty,
         converged=bool(res.success),
@@ -221,10 +247,16 @@ def cross_validate(
     result: CalibrationResult | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """Leave-one-primary-out cross-validation of :func:`calibrate`.
+    """Leave-one-primary-out cross-validation of :func:`calibrate`, beside the baselines.
 
     For each primary, receptivities (and structural parameters) are fitted to all the other
-    primaries and predict the held-out one, whose fit is compared with anatomy alone.
+    primaries and predict the held-out one. On the same rows the held-out prediction is
+    scored beside anatomy alone and the two baselines: **uniform** over the primary's
+    sites, and **soil-only**, each site's frequency pooled over the *training* primaries of
+    the fold (no anatomy; Jeffreys half count per site, see
+    :func:`circnet.scoring.soil_only_prediction`). Attach the table to the full fit with
+    :meth:`CalibrationResult.with_heldout` for the headline of
+    :meth:`CalibrationResult.summary`.
 
     Parameters
     ----------
@@ -236,8 +268,9 @@ def cross_validate(
     Returns
     -------
     pandas.DataFrame
-        Per held-out primary: ``n``, and ``deviance`` / ``kl`` / ``spearman`` / ``r2_adj``
-        for ``_anatomy`` and ``_heldout``.
+        Per held-out primary: ``n``, ``sites``, and ``deviance`` / ``loglik`` /
+        ``spearman`` / ``r2`` (Font-Clos unadjusted R^2, capped at 1; secondary) for
+        ``_uniform``, ``_soil_only``, ``_anatomy`` and ``_heldout`` (the fitted model).
 
     Examples
     --------
@@ -250,6 +283,8 @@ def cross_validate(
     ...                             reference="liver")
     >>> sorted(cv.index)
     ['colon_rectum', 'lung']
+    >>> [c for c in cv.columns if c.startswith("deviance")]
+    ['deviance_uniform', 'deviance_soil_only', 'deviance_anatomy', 'deviance_heldout']
     """
     if result is not None and not isinstance(result, CalibrationResult):
         raise ParameterError(
@@ -271,21 +306,20 @@ def cross_validate(
         fit = calibrate(train, bodies, cells, intervals=False, _x0=full._theta, **opts)
         # predict the held-out primary with the fitted cells (structure + receptivity)
         held = Problem(test, bodies, fit.cells, False, None, None, 0.0, strip=False)
-        pred = held.pi(held.theta0())
-        g = goodness_of_fit(held.y, pred, float(held.n_patients[0]))
-        a = full.goodness.loc[p]
-        rows.append(
-            {
-                "primary": p,
-                "n": int(a["n"]),
-                "deviance_anatomy": a["deviance_anatomy"],
-                "deviance_heldout": g["deviance"],
-                "kl_anatomy": a["kl_anatomy"],
-                "kl_heldout": g["kl"],
-                "spearman_anatomy": a["spearman_anatomy"],
-                "spearman_heldout": g["spearman"],
-                "r2_adj_anatomy": a["r2_adj_anatomy"],
-                "r2_adj_heldout": g["r2_adj"],
-            }
+        # anatomy alone is fitted to nothing: the full fit's, renormalised over these rows
+        anat = full.anatomy_only.loc[p].reindex([r[1] for r in held.rows]).fillna(0.0)
+        preds = {
+            "anatomy": anat.to_numpy(float) / max(float(anat.sum()), 1e-300),
+            "heldout": held.pi(held.theta0()),
+        }
+        preds["uniform"], preds["soil_only"] = baseline_predictions(
+            held.rows, held.pidx, fit.counts
         )
+        row: dict[str, Any] = {"primary": p, "n": int(held.n[0]), "sites": len(held.rows)}
+        scores = {
+            m: goodness_of_fit(held.y, preds[m], float(held.n_patients[0])) for m in _CV_MODELS
+        }
+        for key in ("deviance", "loglik", "spearman", "r2"):
+            row |= {f"{key}_{m}": scores[m][key] for m in _CV_MODELS}
+        rows.append(row)
     return pd.DataFrame(rows).set_index("primary")

@@ -235,3 +235,32 @@ def test_soil_only_gives_zero_to_a_site_absent_from_training_when_asked():
     assert p.to_dict() == {"liver": 8 / 12, "lung": 4 / 12, "meninges": 0.0}
     with pytest.raises(ParameterError, match="missing"):
         soil_only_prediction(train, ["liver"], missing="drop")
+
+
+def test_soil_only_jeffreys_smoothing_adds_half_a_count_to_every_site():
+    train = pd.DataFrame({"liver": [6.0, 2.0], "lung": [2.0, 2.0]}, index=["colon", "breast"])
+    p = soil_only_prediction(
+        train, ["liver", "lung", "meninges"], missing="zero", smoothing="jeffreys"
+    )
+    # pooled 8, 4, 0 plus 0.5 each: 8.5, 4.5, 0.5 over 13.5
+    np.testing.assert_allclose(p.to_numpy(), [8.5 / 13.5, 4.5 / 13.5, 0.5 / 13.5])
+    assert p.sum() == pytest.approx(1.0)
+    # unsmoothed is the default and unchanged
+    assert soil_only_prediction(train, ["liver", "lung"]).to_dict() == {
+        "liver": 8 / 12,
+        "lung": 4 / 12,
+    }
+    with pytest.raises(ParameterError, match="`smoothing` must be one of"):
+        soil_only_prediction(train, ["liver"], smoothing="laplace")
+
+
+def test_jeffreys_soil_only_beats_uniform_where_zero_soil_loses_to_it():
+    # training knows liver and lung; the scored series also records meninges
+    train = pd.DataFrame({"liver": [60.0, 20.0], "lung": [20.0, 20.0]}, index=["a", "b"])
+    obs = pd.DataFrame({"liver": [30.0], "lung": [12.0], "meninges": [3.0]}, index=["c"])
+    sites = list(obs.columns)
+    uni = score_predictions(obs, uniform_prediction(sites)).loc["c", "deviance"]
+    zero = soil_only_prediction(train, sites, missing="zero")
+    jeff = soil_only_prediction(train, sites, missing="zero", smoothing="jeffreys")
+    assert score_predictions(obs, zero).loc["c", "deviance"] > uni  # the floor's penalty
+    assert score_predictions(obs, jeff).loc["c", "deviance"] < uni
