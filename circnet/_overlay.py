@@ -102,8 +102,21 @@ class Overlay:
         }
 
 
+def _single(value: Any) -> bool:
+    """Whether ``value`` is one value (not a sequence, ragged or not)."""
+    try:
+        return bool(np.ndim(value) == 0)
+    except (TypeError, ValueError):
+        return False
+
+
 def read_overlay(body: nx.DiGraph, overlay: Any) -> Overlay:
     if isinstance(overlay, Mapping) and not isinstance(overlay, pd.Series):
+        nested = [k for k, v in overlay.items() if not _single(v)]
+        if nested:
+            raise ParameterError(
+                f"`overlay` values must be single numbers (label {nested[0]!r} holds a sequence)"
+            )
         try:
             overlay = pd.Series(dict(overlay), dtype=float)
         except (TypeError, ValueError, OverflowError) as err:

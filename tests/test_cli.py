@@ -236,6 +236,7 @@ def test_course_json(capsys):
     assert data["primary"] == "colon_rectum" and data["conserved"] is True
 
 
+@pytest.mark.slow
 def test_course_table_and_report(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     report = tmp_path / "out" / "report.html"

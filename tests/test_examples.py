@@ -39,14 +39,24 @@ def test_examples_exist():
 #: Scripts whose full mode takes long (about 100 s for the calibration): run in full only
 #: with the slow tests.
 FULL_IS_SLOW = {"calibrate_autopsy.py"}
+#: Scripts whose quick mode still takes a few seconds (a subprocess importing circnet and running
+#: courses or fits): run with the slow tests, so that the plain `pytest` stays under two minutes.
+QUICK_IS_SLOW = {
+    "calibrate_autopsy.py",
+    "course.py",
+    "course_colon_breast.py",
+    "ensemble.py",
+    "simulation.py",
+    "what_if.py",
+}
 
 
 def _params():
     for p in EXAMPLES:
-        yield pytest.param(p, True, id=f"{p.name}-quick")
-        marks = [pytest.mark.slow] if p.name in FULL_IS_SLOW else []
+        quick_marks = [pytest.mark.slow] if p.name in QUICK_IS_SLOW else []
+        yield pytest.param(p, True, id=f"{p.name}-quick", marks=quick_marks)
         if p.name in FULL_IS_SLOW:
-            yield pytest.param(p, False, id=f"{p.name}-full", marks=marks)
+            yield pytest.param(p, False, id=f"{p.name}-full", marks=[pytest.mark.slow])
 
 
 @pytest.mark.parametrize(("script", "quick"), list(_params()))

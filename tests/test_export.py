@@ -73,6 +73,7 @@ def test_sbml_round_trip_rates_species_and_release(model, sbml_text):
     assert m.getTimeUnits() == "minute" and m.getSubstanceUnits() == "item"
 
 
+@pytest.mark.slow
 def test_sbml_simulated_by_roadrunner_matches_propagate(model, sbml_text):
     roadrunner = pytest.importorskip(
         "roadrunner", reason="libroadrunner has no wheel for this platform"

@@ -811,6 +811,7 @@ def test_browser_every_label_drawn_and_none_overlap(browser, tmp_path, sex):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_browser_labels_stay_clear_with_an_overlay(browser, tmp_path, male):
     model = circnet.TransportModel(male)
     frame = pd.DataFrame(
@@ -892,3 +893,9 @@ def test_nodes_without_a_layout_row_get_a_clear_place(monkeypatch):
     assert lay.overlaps(lay.boxes(body, pos)) == []
     for n in hev:  # beside its lymph-node group
         assert math.dist(pos[n], pos[body.nodes[n]["node_group"]]) < 450, n
+
+
+def test_overlay_value_that_is_a_sequence_is_refused(tmp_path, female_body):
+    # found by the fuzz (tests/test_fuzz.py): a mapping whose value is a tuple of lists
+    with pytest.raises(circnet.ParameterError, match="single numbers"):
+        circnet.render_html(female_body, tmp_path / "x.html", overlay={"": ([], [])})

@@ -114,6 +114,7 @@ def test_fmt_number(value, text):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_report_in_browser(course, body, tmp_path):
     if os.environ.get("CIRCNET_NO_BROWSER") == "1":
         pytest.skip("CIRCNET_NO_BROWSER=1")

@@ -576,6 +576,7 @@ def _exact_law(start: tuple[int, int, int]) -> dict[tuple[int, int, int], float]
     return law
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("regime", ["threaded", "serial", "per_cell"])
 @pytest.mark.parametrize("start", [(6, 0, 0), (4, 3, 2)])
 def test_split_counts_has_the_exact_multinomial_law(start, regime, monkeypatch):
