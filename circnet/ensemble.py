@@ -48,7 +48,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -63,6 +62,7 @@ from ._designs import Design, as_design, grid, saltelli, sample
 from ._ensemble_result import Chunk, EnsembleResult, Record, member_table
 from ._executors import Deadline, engine_for, run_jobs, time_limit
 from ._files import atomic_write, fingerprint
+from ._progress import progress as make_progress
 from ._tasks import TASKS, check_task_parameters, course_task, fates_task, simulate_task
 from ._validation import check_bool, check_int, check_number, check_path, check_rng
 from .body import default_body
@@ -351,16 +351,8 @@ def ensemble(
     params = d.table.to_dict(orient="records")
     jobs = {c[0]: (fn, [(i, params[i]) for i in c], root, fixed, retries, seconds) for c in chunks}
 
-    show = (
-        check_bool(progress, "progress")
-        if progress is not None
-        else (sys.stderr.isatty() and len(jobs) > 1)
-    )
-    bar = None
-    if show:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc="ensemble", unit="chunk", leave=False)
+    enabled = check_bool(progress, "progress") if progress is not None else None
+    bar = make_progress(len(jobs), "ensemble", enabled, unit="chunk", min_total=2)
 
     def keep(first: int, chunk: Chunk) -> None:
         done[first] = chunk

@@ -48,7 +48,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._files import fingerprint, load_checkpoint, save_checkpoint
+from ._progress import progress as make_progress
 from ._split import _Ell, release_kernel, split_counts
 from ._validation import check_int, check_number, check_path, check_rng, check_times
 from .errors import CircnetError, ParameterError, UnknownNameError
@@ -136,17 +136,6 @@ class SimulationResult:
 
 
 # =========================================================================== counts
-def _progress(total: int, progress: bool | None, desc: str) -> Any:
-    show = progress if progress is not None else (sys.stderr.isatty() and total >= 200)
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, desc=desc, unit="step", leave=False)
-
-
 def _check_counts(initial_counts: Any, n: int) -> np.ndarray:
     """``n`` non-negative whole counts with a sum of at most MAX_CELLS, as int64."""
     try:
@@ -350,7 +339,7 @@ def simulate_counts(
     if start == 0 and 0.0 in record_at:
         out[record_at[0.0]] = counts
         released_out[record_at[0.0]] = released
-    bar = _progress(len(steps) - start, progress, "simulating")
+    bar = make_progress(len(steps) - start, "simulating", progress, min_total=200)
     done_here = 0
     for i in range(start, len(steps)):
         h = float(steps[i])
