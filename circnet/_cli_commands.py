@@ -19,7 +19,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import networkx as nx
 import numpy as np
@@ -32,10 +32,11 @@ from ._progress import Progress, progress
 from ._validation import check_int, check_number, check_path
 from .body import default_body, lymph_nodes, organs, problems
 from .course import resume_course, simulate_course
-from .ensemble import run_config
+from .ensemble import EnsembleResult, run_config
 from .errors import ParameterError, UnknownNameError
 from .io import FORMATS, read_body, write_body
 from .plots import group_states, plot_fates, plot_propagation
+from .population import CellPopulation
 from .render import render_html
 from .report import course_report
 from .states import DEAD
@@ -174,10 +175,22 @@ def _cmd_body(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(body: Any, args: argparse.Namespace) -> TransportModel:
+    """The transport model of the command's body and ``--population``."""
+    choice = getattr(args, "population", "single")
+    if choice == "default":
+        return TransportModel(body, CellPopulation.default(body))
+    if choice == "calibrated":
+        from .sitemodel import calibrated_population
+
+        return TransportModel(body, calibrated_population("disibio2008", body))
+    return TransportModel(body)
+
+
 def _cmd_fates(args: argparse.Namespace) -> int:
     plot = output_path(args.plot, "--plot", tuple(PLOT_FORMATS), "the figure")
     body = _load_body(args)
-    model = TransportModel(body)
+    model = _model(body, args)
     primaries = list(dict.fromkeys(_site(body, p) for p in args.primary))
     top = check_int(args.top, "--top", low=1)
     results = {p: model.fate_result(p) for p in primaries}
@@ -220,7 +233,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     plot = output_path(args.plot, "--plot", tuple(PLOT_FORMATS), "the figure")
     checkpoint = output_path(args.checkpoint, "--checkpoint", _CHECKPOINT, "a checkpoint")
     body = _load_body(args)
-    model = TransportModel(body)
+    model = _model(body, args)
     primary = _site(body, args.primary)
     seed = _seed(args)
     res = model.simulate(
@@ -302,7 +315,7 @@ def _cmd_course(args: argparse.Namespace) -> int:
     stages = ["course"] + (["fates", "propagation", "report"] if out else [])
     with Progress(progress(len(stages), "", args.progress, unit="stage")) as bar:
         bar.describe(f"simulating {args.years:g} years")
-        model = TransportModel(body)
+        model = _model(body, args)
         t0 = time.perf_counter()
         if checkpoint is not None and resume:
             say(f"circnet: resuming from {checkpoint} (with the seed and arguments stored in it)")
@@ -399,7 +412,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    result = run_config(args.config, engine=args.engine, progress=args.progress)
+    chunk = getattr(args, "chunk", None)
+    merge = bool(getattr(args, "merge", False))
+    result = run_config(
+        args.config, engine=args.engine, progress=args.progress, part=chunk, merge=merge
+    )
+    if chunk is not None:
+        return _ensemble_part(args, result)
     ok = int((result.table["status"] == "ok").sum())
     summary = result.summary()
     if args.json:
@@ -425,6 +444,30 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
         print("\nSobol' indices (Saltelli 2010):")
         print(result.sensitivity().round(3).to_string())
     return 0 if ok == len(result.table) else 1
+
+
+def _ensemble_part(args: argparse.Namespace, result: EnsembleResult) -> int:
+    """Output of one task of a job array (``--chunk I/N``): what this part holds."""
+    i, n = (int(x) for x in str(args.chunk).split("/"))
+    lo, hi = i * len(result.design) // n, (i + 1) * len(result.design) // n
+    mine = result.table[(result.table["member"] >= lo) & (result.table["member"] < hi)]
+    ok = int((mine["status"] == "ok").sum())
+    if args.json:
+        print_json(
+            {
+                "part": f"{i}/{n}",
+                "members": [lo, hi - 1],
+                "ok": ok,
+                "failed": mine[mine["status"] != "ok"][["member", "error"]].to_dict(
+                    orient="records"
+                ),
+                "message": result.message,
+            }
+        )
+    else:
+        print(f"part {i}/{n}: members {lo} to {hi - 1}: {ok} ok, {len(mine) - ok} failed")
+        print(result.message)
+    return 0 if ok == hi - lo else 1
 
 
 #: The command of each subcommand name (the parser's choices, in the same order).

@@ -84,6 +84,8 @@ examples:
   circnet ensemble --config sweep.yaml                  # runs the sweep, prints a summary
   circnet ensemble --config sweep.yaml --engine processes --sensitivity
   circnet ensemble --config sweep.yaml --engine tcp://scheduler:8786   # a dask cluster
+  circnet ensemble --config sweep.yaml --chunk $SLURM_ARRAY_TASK_ID/10  # job array task
+  circnet ensemble --config sweep.yaml --merge          # after every task of the array
 A config (YAML) names the task (fates, simulate, course), fixed arguments, the design
 (grid, lhs, sobol or saltelli with parameter ranges), seed, engine, checkpoint and out;
 see examples/sweep.yaml and circnet.ensemble.run_config.
@@ -214,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--body", metavar="FILE", type=Path, default=None,
         help="use a body file (.graphml, .json, .yaml) instead of the reference body",
     )  # fmt: skip
+    g.add_argument(
+        "--population", choices=("single", "default", "calibrated"), default="single",
+        help="detached cells: 'single' one default cell profile (default); 'default' the "
+        "sourced CTC population (sizes, clusters, per-organ arrest); 'calibrated' that "
+        "population with the arrest and organ soil fitted to DiSibio & French 2008 "
+        "(circnet.sitemodel)",
+    )  # fmt: skip
     progress_opts = argparse.ArgumentParser(add_help=False)
     pg = progress_opts.add_mutually_exclusive_group()
     pg.add_argument(
@@ -335,6 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--sensitivity",
         action="store_true",
         help="print Sobol' indices of every outcome (needs a saltelli design)",
+    )
+    array = p.add_mutually_exclusive_group()
+    array.add_argument(
+        "--chunk",
+        default=None,
+        metavar="I/N",
+        help="job array without dask: run part I (0 <= I < N) of the design into the "
+        "config's checkpoint, e.g. --chunk $SLURM_ARRAY_TASK_ID/10 with --array=0-9",
+    )
+    array.add_argument(
+        "--merge",
+        action="store_true",
+        help="job array: run nothing, assemble the parts in the config's checkpoint "
+        "(and write out); an error names the members still missing",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser

@@ -1,12 +1,16 @@
 """The result of an ensemble, and the chunks it is assembled from.
 
 A *chunk* is the records of a few members, column by column (:class:`Chunk`): member
-index, status (``ok`` / ``failed``), attempts, the error of a failed member, and one float
-column per outcome (NaN where a member has none). A finished chunk is what a worker sends
-back and what a checkpoint directory keeps (one circnet checkpoint of kind
-``"ensemble-chunk"`` per chunk, see :mod:`circnet._files`). :func:`member_table` puts the
-chunks together into the member table of an :class:`EnsembleResult`, in member order, so
-that the table does not depend on how the members were chunked.
+index, status (``ok`` / ``failed``), attempts, the error of a failed member, one float
+column per outcome (NaN where a member has none), and the members' time series
+(:class:`Series`: a block member x time x site per series outcome, for a task that
+returns DataFrames). A finished chunk is what a worker sends back and what a checkpoint
+directory keeps (one circnet checkpoint of kind ``"ensemble-chunk"`` per chunk, written
+atomically, see :mod:`circnet._files`). :func:`member_table` puts the chunks together
+into the member table of an :class:`EnsembleResult`, in member order, so that the table
+does not depend on how the members were chunked; :meth:`Series.merge` does the same for
+the series, and :meth:`EnsembleResult.to_dataset` returns them as an ``xarray.Dataset``
+(member x time x site).
 
 Examples
 --------
@@ -27,7 +31,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +42,83 @@ from ._designs import Design
 from ._files import load_checkpoint, save_checkpoint
 from ._sobol import sobol_table
 from ._validation import check_int
-from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
+from .errors import (
+    CheckpointError,
+    CircnetError,
+    OptionalDependencyError,
+    ParameterError,
+    UnknownNameError,
+)
 
-__all__ = ["CHUNK_KIND", "Chunk", "Record", "member_table", "EnsembleResult"]
+__all__ = [
+    "CHUNK_KIND",
+    "Chunk",
+    "Record",
+    "Series",
+    "member_table",
+    "merge_series",
+    "EnsembleResult",
+]
 
 #: Checkpoint kind of a finished chunk (one file per chunk, see :mod:`circnet._files`).
 CHUNK_KIND = "ensemble-chunk"
 
-#: One member's record: index, status, attempts, error, outcomes.
-Record = tuple[int, str, int, str, Mapping[str, float]]
+#: One member's record: index, status, attempts, error, outcomes and optionally its
+#: series (name -> DataFrame indexed by time, one column per site).
+Record = (
+    tuple[int, str, int, str, Mapping[str, float]]
+    | tuple[int, str, int, str, Mapping[str, float], Mapping[str, pd.DataFrame]]
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series outcome of some members: ``values[member, time, site]`` (NaN: none).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"liver": [1.0, 2.0]}, index=[0.0, 1.0])
+    >>> b = pd.DataFrame({"lung": [5.0]}, index=[1.0])
+    >>> s = Series.merge([Series.from_frames([0], [a]), Series.from_frames([1], [b])])
+    >>> s.time.tolist(), s.site.tolist(), s.values.shape
+    ([0.0, 1.0], ['liver', 'lung'], (2, 2, 2))
+    """
+
+    member: np.ndarray  # int64 (m,)
+    time: np.ndarray  # float64 (t,), increasing
+    site: np.ndarray  # str (s,)
+    values: np.ndarray  # float64 (m, t, s)
+
+    @classmethod
+    def from_frames(cls, members: Sequence[int], frames: Sequence[pd.DataFrame]) -> Series:
+        """One block from each member's frame (index: time; columns: sites)."""
+        times = np.unique(np.concatenate([np.asarray(f.index, dtype=float) for f in frames]))
+        sites = list(dict.fromkeys(str(c) for f in frames for c in f.columns))
+        out = np.full((len(frames), len(times), len(sites)), np.nan)
+        col = {s: j for j, s in enumerate(sites)}
+        for r, f in enumerate(frames):
+            ti = np.searchsorted(times, np.asarray(f.index, dtype=float))
+            si = np.array([col[str(c)] for c in f.columns], dtype=np.intp)
+            out[r][np.ix_(ti, si)] = f.to_numpy(dtype=float)
+        return cls(np.asarray(members, dtype=np.int64), times, np.array(sites, dtype=str), out)
+
+    @classmethod
+    def merge(cls, blocks: Sequence[Series]) -> Series:
+        """The blocks of several chunks on the union of their times and sites, by member."""
+        times = np.unique(np.concatenate([b.time for b in blocks]))
+        sites = list(dict.fromkeys(str(s) for b in blocks for s in b.site))
+        members = np.concatenate([b.member for b in blocks])
+        order = np.argsort(members, kind="stable")
+        out = np.full((len(members), len(times), len(sites)), np.nan)
+        col = {s: j for j, s in enumerate(sites)}
+        start = 0
+        for b in blocks:
+            rows = np.arange(start, start + len(b.member))
+            ti = np.searchsorted(times, b.time)
+            si = np.array([col[str(s)] for s in b.site], dtype=np.intp)
+            out[np.ix_(rows, ti, si)] = b.values
+            start += len(b.member)
+        return cls(members[order], times, np.array(sites, dtype=str), out[order])
 
 
 @dataclass(frozen=True)
@@ -59,6 +131,8 @@ class Chunk:
     error: np.ndarray  # str: "" or the first line of the last error
     outcomes: tuple[str, ...]
     values: np.ndarray  # float64 (members, outcomes); NaN where a member has none
+    series: Mapping[str, Series] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)  # as read from a checkpoint
 
     def __len__(self) -> int:
         return len(self.member)
@@ -66,11 +140,17 @@ class Chunk:
     @classmethod
     def from_records(cls, records: Sequence[Record]) -> Chunk:
         """Columns from member records; outcomes in order of first appearance."""
-        names = tuple(dict.fromkeys(k for *_, values in records for k in values))
+        names = tuple(dict.fromkeys(k for r in records for k in r[4]))
         table = np.full((len(records), len(names)), np.nan)
-        for r, (*_, values) in enumerate(records):
+        for r, rec in enumerate(records):
             for j, k in enumerate(names):
-                table[r, j] = values.get(k, np.nan)
+                table[r, j] = rec[4].get(k, np.nan)
+        frames: dict[str, tuple[list[int], list[pd.DataFrame]]] = {}
+        for rec in records:
+            for k, frame in (rec[5] if len(rec) > 5 else {}).items():
+                frames.setdefault(k, ([], []))
+                frames[k][0].append(rec[0])
+                frames[k][1].append(frame)
         return cls(
             np.array([r[0] for r in records], dtype=np.int64),
             np.array([r[1] for r in records], dtype=str),
@@ -78,9 +158,10 @@ class Chunk:
             np.array([r[3] for r in records], dtype=str),
             names,
             table,
+            {k: Series.from_frames(m, f) for k, (m, f) in frames.items()},
         )
 
-    def save(self, path: Path, fp: str) -> None:
+    def save(self, path: Path, fp: str, meta: Mapping[str, Any] | None = None) -> None:
         """Write the chunk as a checkpoint of kind :data:`CHUNK_KIND`, atomically."""
         arrays = {
             "member": self.member,
@@ -89,7 +170,11 @@ class Chunk:
             "error": self.error,
             "values": self.values,
         }
-        save_checkpoint(path, CHUNK_KIND, fp, arrays, meta={"outcomes": list(self.outcomes)})
+        for j, s in enumerate(self.series.values()):
+            for part in ("member", "time", "site", "values"):
+                arrays[f"series{j}_{part}"] = getattr(s, part)
+        info = {**dict(meta or {}), "outcomes": list(self.outcomes), "series": list(self.series)}
+        save_checkpoint(path, CHUNK_KIND, fp, arrays, meta=info)
 
     @classmethod
     def load(cls, path: Path, fp: str) -> Chunk:
@@ -102,6 +187,20 @@ class Chunk:
         where = repr(str(path))
         try:
             a = ck.arrays
+            series = {
+                str(name): Series(
+                    *(
+                        a[f"series{j}_{part}"].astype(t)
+                        for part, t in (
+                            ("member", np.int64),
+                            ("time", float),
+                            ("site", str),
+                            ("values", float),
+                        )
+                    )
+                )
+                for j, name in enumerate(ck.meta.get("series", []))
+            }
             chunk = cls(
                 a["member"].astype(np.int64),
                 a["status"].astype(str),
@@ -109,6 +208,8 @@ class Chunk:
                 a["error"].astype(str),
                 tuple(str(o) for o in ck.meta["outcomes"]),
                 a["values"].astype(float),
+                series,
+                dict(ck.meta),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"checkpoint {where} is malformed ({err})") from err
@@ -116,6 +217,10 @@ class Chunk:
         lengths = {len(chunk.status), len(chunk.attempts), len(chunk.error)}
         if m == 0 or lengths != {m} or chunk.values.shape != (m, len(chunk.outcomes)):
             raise CheckpointError(f"checkpoint {where} is malformed (array lengths)")
+        for s in series.values():
+            shape = (len(s.member), len(s.time), len(s.site))
+            if s.values.shape != shape or not set(s.member.tolist()) <= set(chunk.member.tolist()):
+                raise CheckpointError(f"checkpoint {where} is malformed (series shapes)")
         return chunk
 
 
@@ -135,6 +240,10 @@ class EnsembleResult:
         table holds the members done so far; rerun with the same ``checkpoint`` to go on).
     message : str
         What ``status`` means for this run.
+    series : mapping of str to Series
+        The per-member time series a task returned as DataFrames (e.g. the course task
+        with ``series=True``), member x time x site; see :meth:`to_dataset` and
+        :meth:`series_frame`. Empty for tasks that return numbers only.
 
     Examples
     --------
@@ -149,6 +258,7 @@ class EnsembleResult:
     outcomes: list[str]
     status: int = 0
     message: str = ""
+    series: Mapping[str, Series] = field(default_factory=dict)
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -158,6 +268,54 @@ class EnsembleResult:
     def to_frame(self) -> pd.DataFrame:
         """The member table."""
         return self.table
+
+    def series_frame(self, name: str) -> pd.DataFrame:
+        """One series outcome as a tidy table: ``member``, ``time``, ``site``, ``name``.
+
+        Rows only where a value exists (a member that failed has none).
+        """
+        if name not in self.series:
+            raise UnknownNameError(
+                f"unknown series {name!r}; this result has {sorted(self.series) or 'none'} "
+                "(a task keeps series when it returns DataFrames, e.g. the course task "
+                "with series=True)"
+            )
+        s = self.series[name]
+        m, t, k = np.meshgrid(s.member, s.time, s.site, indexing="ij")
+        frame = pd.DataFrame(
+            {"member": m.ravel(), "time": t.ravel(), "site": k.ravel(), name: s.values.ravel()}
+        )
+        return frame[np.isfinite(frame[name].to_numpy())].reset_index(drop=True)
+
+    def to_dataset(self) -> Any:
+        """Everything as an ``xarray.Dataset``: series over (member, time, site), outcomes
+        over member, parameters and ``status`` as coordinates of member.
+
+        Needs xarray (``pip install xarray``); raises
+        :class:`~circnet.OptionalDependencyError` without it.
+        """
+        try:
+            import xarray as xr
+        except ImportError as err:
+            raise OptionalDependencyError(
+                "EnsembleResult.to_dataset needs xarray: pip install xarray"
+            ) from err
+        t = self.table
+        member = t["member"].to_numpy(dtype=np.int64)
+        coords: dict[str, Any] = {"member": member}
+        for c in [*self.design.parameters, "status"]:
+            coords[c] = ("member", t[c].to_numpy())
+        data: dict[str, Any] = {o: ("member", t[o].to_numpy(dtype=float)) for o in self.outcomes}
+        ds = xr.Dataset(data, coords=coords)
+        for name, s in self.series.items():
+            arr = xr.DataArray(
+                s.values,
+                dims=("member", "time", "site"),
+                coords={"member": s.member, "time": s.time, "site": s.site.astype(object)},
+                name=name,
+            )
+            ds[name] = arr.reindex(member=member)
+        return ds
 
     def summary(self) -> pd.DataFrame:
         """Distribution of each outcome over the successful members.
@@ -235,5 +393,11 @@ def member_table(design: Design, chunks: Sequence[Chunk]) -> tuple[pd.DataFrame,
     return table, outcomes
 
 
+def merge_series(chunks: Sequence[Chunk]) -> dict[str, Series]:
+    """The series of all chunks, one :class:`Series` per name (members in order)."""
+    names = dict.fromkeys(k for c in sorted(chunks, key=_first) for k in c.series)
+    return {k: Series.merge([c.series[k] for c in chunks if k in c.series]) for k in names}
+
+
 def _first(chunk: Chunk) -> int:
-    return int(chunk.member[0])
+    return int(chunk.member.min())

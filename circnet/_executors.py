@@ -10,6 +10,16 @@ a dask ``Client``      ``client.get_executor(pure=False, retries=retries)``
 an ``Executor``        used as given (never shut down here)
 =====================  ==========================================================
 
+Shared inputs: the arguments every job has in common (an ensemble's ``fixed`` mapping,
+which may hold a body graph) go out once per worker, not once per job. A process pool
+made here gets them through its ``initializer``; on a dask cluster, when they are large
+(:data:`SHARE_BYTES`, e.g. a body graph), they become one task of the graph that every
+job depends on (dask copies its result to each worker once, and recomputes it if that
+worker is lost, which a ``scatter`` cannot, and it needs no worker at submission); the
+jobs then carry only a reference (:attr:`Engine.shared`). Work never depends on the
+workers present at submission: a dask cluster may start empty and scale up
+(``cluster.adapt``); jobs wait in the scheduler's queue until a worker takes them.
+
 :func:`run_jobs` submits the jobs, hands each result to a callback as it arrives, and
 when a pool breaks (:class:`~concurrent.futures.BrokenExecutor`: a worker process died)
 resubmits the jobs not yet done to a fresh pool, up to ``retries`` more times. A dask
@@ -44,14 +54,18 @@ import concurrent.futures as cf
 import contextlib
 import logging
 import os
+import pickle
 import signal
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from ._validation import check_choice, check_int
+from ._version import __version__
 from .errors import CircnetError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -64,6 +78,11 @@ __all__ = [
     "time_limit",
     "Deadline",
     "ENGINES",
+    "Shared",
+    "resolve_shared",
+    "check_version",
+    "is_dask_client",
+    "SHARE_BYTES",
 ]
 
 P = ParamSpec("P")
@@ -93,6 +112,79 @@ class InlineExecutor(cf.Executor):
 
 
 @dataclass(frozen=True)
+class Shared:
+    """A reference, in a job's arguments, to the shared input installed in each worker."""
+
+    token: str
+
+
+#: Pickled size from which a dask engine sends the shared input as a task of its own.
+#: A smaller input travels with each job: a job that depends on another task is not yet
+#: counted as work by an adaptive cluster, which would first scale to one worker only.
+SHARE_BYTES = 16_384
+
+#: Shared inputs installed in this process by a pool's initializer, by token.
+_SHARED: dict[str, Any] = {}
+
+
+def _install_shared(token: str, value: Any) -> None:
+    """Process-pool initializer: keep the shared input of a run in this worker."""
+    _SHARED.clear()  # one run at a time per worker process
+    _SHARED[token] = value
+
+
+def resolve_shared(value: Any) -> Any:
+    """The shared input a job refers to (``value`` itself if it is not a reference).
+
+    Examples
+    --------
+    >>> resolve_shared({"primary": "lung"})
+    {'primary': 'lung'}
+    """
+    if isinstance(value, Shared):
+        try:
+            return _SHARED[value.token]
+        except KeyError:
+            raise CircnetError(
+                "this worker process has not got the run's shared input (was the pool "
+                "made by circnet.ensemble?)"
+            ) from None
+    return value
+
+
+class _Box:
+    """Keeps dask from looking inside a value sent as a task argument."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _unbox(box: _Box) -> Any:
+    return box.value
+
+
+def check_version(expected: str) -> None:
+    """Refuse to run a job in a worker whose circnet is not the client's version.
+
+    Called at the start of every chunk, so a worker that joins a cluster later is
+    checked too.
+
+    Examples
+    --------
+    >>> check_version("0.0.0-not-this")
+    Traceback (most recent call last):
+    ...
+    circnet.errors.CircnetError: worker ... runs circnet ..., the client circnet 0.0.0-not-this; ...
+    """
+    if expected != __version__:
+        raise CircnetError(
+            f"worker {socket.gethostname()!r} (pid {os.getpid()}) runs circnet "
+            f"{__version__}, the client circnet {expected}; install the same circnet "
+            "version on every worker (results would mix versions)"
+        )
+
+
+@dataclass(frozen=True)
 class Engine:
     """How to get an executor for one attempt, and how to feed it.
 
@@ -101,25 +193,44 @@ class Engine:
     make : callable
         Returns the executor of one attempt (a fresh one when ``owned``).
     workers : int
-        Calls that can run at once (sets the default chunk size).
+        Calls that can run at once (when jobs are kept in flight by a deadline). It
+        does not set the chunk size: chunks follow the design alone.
     window : int or None
         Jobs in flight at once (None: all of them).
     owned : bool
         The executor was made here: shut it down after each attempt.
+    shared : object
+        What a job passes for the shared input (the input itself, a :class:`Shared`
+        reference, or a dask future).
+    capacity : callable or None
+        The calls that can run at once now (a dask cluster that scales); overrides
+        ``workers``.
     """
 
     make: Callable[[], cf.Executor]
     workers: int
     window: int | None = None
     owned: bool = True
+    shared: Any = None
+    capacity: Callable[[], int] | None = None
 
 
-def _is_dask_client(engine: Any) -> bool:
+def is_dask_client(engine: Any) -> bool:
+    """Whether ``engine`` looks like a ``dask.distributed.Client`` (duck-typed)."""
     return all(hasattr(engine, a) for a in ("get_executor", "nthreads", "submit", "gather"))
 
 
-def engine_for(engine: Any, n_workers: int | None = None, retries: int = 0) -> Engine:
+def _dask_threads(client: Any) -> int:
+    return sum(int(v) for v in client.nthreads().values())
+
+
+def engine_for(
+    engine: Any, n_workers: int | None = None, retries: int = 0, shared: Any = None
+) -> Engine:
     """The :class:`Engine` for an ``engine`` argument of :func:`circnet.ensemble`.
+
+    ``shared`` is the input every job has in common; jobs pass :attr:`Engine.shared`
+    for it, and :func:`resolve_shared` gives it back inside the job.
 
     Examples
     --------
@@ -131,19 +242,36 @@ def engine_for(engine: Any, n_workers: int | None = None, retries: int = 0) -> E
     if isinstance(engine, str):
         check_choice(engine, "engine", ENGINES)
         if engine == "inprocess":
-            return Engine(InlineExecutor, 1, window=1)
+            return Engine(InlineExecutor, 1, window=1, shared=shared)
         count = workers or os.cpu_count() or 1
-        return Engine(lambda: cf.ProcessPoolExecutor(max_workers=count), count)
+        token = uuid.uuid4().hex
+        return Engine(
+            lambda: cf.ProcessPoolExecutor(
+                max_workers=count, initializer=_install_shared, initargs=(token, shared)
+            ),
+            count,
+            shared=Shared(token),
+        )
     if isinstance(engine, cf.Executor):
         given: cf.Executor = engine
         count = workers or int(getattr(engine, "_max_workers", 0)) or os.cpu_count() or 1
-        return Engine(lambda: given, count, owned=False)
-    if _is_dask_client(engine):
-        # dask-specific: the worker count comes from the scheduler; ``pure=False`` because
-        # a chunk's key must not be shared with an identical chunk of another call
+        return Engine(lambda: given, count, owned=False, shared=shared)
+    if is_dask_client(engine):
+        # dask-specific: ``pure=False`` because a chunk's key must not be shared with an
+        # identical chunk of another call; the shared input is one task of the graph
         client = engine
-        count = max(1, sum(int(v) for v in client.nthreads().values()))
-        return Engine(lambda: client.get_executor(pure=False, retries=retries), count)
+        if len(pickle.dumps(shared)) >= SHARE_BYTES:
+            shared = client.submit(_unbox, _Box(shared), pure=False)
+
+        def make() -> cf.Executor:
+            return client.get_executor(pure=False, retries=retries)
+
+        return Engine(
+            make,
+            max(1, _dask_threads(client)),
+            shared=shared,
+            capacity=lambda: max(1, _dask_threads(client)),
+        )
     raise ParameterError(
         "`engine` must be 'inprocess', 'processes', a concurrent.futures.Executor or "
         f"a dask.distributed.Client (got {engine!r})"
@@ -188,7 +316,7 @@ def _drive(
     executor: cf.Executor,
     fn: Callable[..., T],
     jobs: Sequence[tuple[K, tuple[Any, ...]]],
-    window: int | None,
+    window: int | Callable[[], int] | None,
     on_done: Callable[[K, T], None],
     deadline: Callable[[K], float] | None = None,
     on_timeout: Callable[[K], T] | None = None,
@@ -197,13 +325,13 @@ def _drive(
     """Run ``jobs`` on ``executor``; how it ended (:data:`_DONE`, ``_BROKEN``, ``_STUCK``)."""
     queue = iter(jobs)
     order = {key: i for i, (key, _) in enumerate(jobs)}
-    limit = len(jobs) if window is None else window
     inflight: dict[cf.Future[T], K] = {}
     due: dict[cf.Future[T], float] = {}
     broken = False
 
     def fill() -> None:
         nonlocal broken
+        limit = len(jobs) if window is None else window() if callable(window) else window
         while not broken and len(inflight) < limit:
             item = next(queue, None)
             if item is None:
@@ -218,20 +346,26 @@ def _drive(
             if deadline is not None:
                 due[fut] = time.monotonic() + deadline(key)
 
+    def hand_over(finished: set[cf.Future[T]]) -> None:
+        # each finished future is dropped as its result is handed over (on dask, that
+        # releases the result kept on the worker), not held to the end of the run
+        nonlocal broken
+        for fut in sorted(finished, key=lambda f: order[inflight[f]]):
+            key = inflight.pop(fut)
+            due.pop(fut, None)
+            try:
+                result = fut.result()
+            except cf.BrokenExecutor:
+                broken = True
+                continue
+            on_done(key, result)
+        finished.clear()
+
     try:
         fill()
         while inflight:
             wait = None if not due else max(0.0, min(due.values()) - time.monotonic())
-            finished, _ = cf.wait(inflight, timeout=wait, return_when=cf.FIRST_COMPLETED)
-            for fut in sorted(finished, key=lambda f: order[inflight[f]]):
-                key = inflight.pop(fut)
-                due.pop(fut, None)
-                try:
-                    result = fut.result()
-                except cf.BrokenExecutor:
-                    broken = True
-                    continue
-                on_done(key, result)
+            hand_over(cf.wait(inflight, timeout=wait, return_when=cf.FIRST_COMPLETED)[0])
             now = time.monotonic()
             late = [f for f, t in due.items() if t <= now and f in inflight]
             for fut in sorted(late, key=lambda f: order[inflight[f]]):
@@ -289,9 +423,9 @@ def run_jobs(
         done.add(key)
         on_done(key, result)
 
-    window = engine.window
+    window: int | Callable[[], int] | None = engine.window
     if deadline is not None and window is None:
-        window = engine.workers  # a job in flight is a job running
+        window = engine.capacity or engine.workers  # a job in flight is a job running
     pending = list(jobs)
     failures = 0
     while pending:

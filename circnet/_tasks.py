@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -40,6 +40,9 @@ from .tumour import TumourParams
 
 __all__ = [
     "COURSE_OPTIONS",
+    "COURSE_SERIES",
+    "course_series",
+    "check_task_fixed",
     "TASKS",
     "fates_task",
     "simulate_task",
@@ -48,6 +51,9 @@ __all__ = [
     "check_task_parameters",
 ]
 
+
+#: Per-site columns of a course's time series the course task can keep (``series=``).
+COURSE_SERIES = ("n_tumours", "n_vascular", "total_cells", "largest_cells")
 
 #: Options of :func:`~circnet.simulate_course` a course design may vary.
 COURSE_OPTIONS = (
@@ -181,6 +187,34 @@ def simulate_task(
     return {f"n({k})": float(final[k]) for k in model.fate_labels}
 
 
+def course_series(series: Any) -> tuple[str, ...]:
+    """The per-site columns of the course time series a ``series`` argument asks for.
+
+    ``False``: none; ``True``: ``total_cells``; else names from :data:`COURSE_SERIES`.
+
+    Examples
+    --------
+    >>> course_series(True), course_series(["n_tumours", "largest_cells"])
+    (('total_cells',), ('n_tumours', 'largest_cells'))
+    """
+    if series is True:
+        return ("total_cells",)
+    if series is False or series is None:
+        return ()
+    names = (series,) if isinstance(series, str) else series
+    if not isinstance(names, Iterable) or not all(isinstance(x, str) for x in names):
+        raise ParameterError(
+            f"`series` must be True, False or names from {list(COURSE_SERIES)} (got {series!r})"
+        )
+    names = tuple(names)
+    unknown = [x for x in names if x not in COURSE_SERIES]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown series {unknown} of the course task; known: {list(COURSE_SERIES)}"
+        )
+    return names
+
+
 def course_task(
     params: Mapping[str, Any],
     rng: np.random.Generator,
@@ -188,19 +222,37 @@ def course_task(
     primary: str,
     years: float,
     body: nx.DiGraph | None = None,
+    series: bool | str | Sequence[str] = False,
     **fixed: Any,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Task: one disease course; outcomes from the course's summary.
 
     Member parameters other than cell parameters go to ``simulate_course`` as
-    keyword arguments (e.g. ``shedding_rate``), after ``fixed``.
+    keyword arguments (e.g. ``shedding_rate``), after ``fixed``. With ``series``
+    (``True`` for ``total_cells``, or names from :data:`COURSE_SERIES`) the daily
+    per-site values are kept too, each as a DataFrame (day x site): the ensemble
+    returns them member x time x site (:meth:`~circnet.EnsembleResult.to_dataset`).
     """
+    keep = course_series(series)
     graph, profile, other = _member_setup(body, params)
     kwargs = {**fixed, **other}
     if profile is not None:
         kwargs["cells"] = profile
     result = simulate_course(graph, primary, years, rng=rng, **kwargs)
-    return course_outcomes(result)
+    out: dict[str, Any] = dict(course_outcomes(result))
+    if keep:
+        ts = result.timeseries
+        for name in keep:
+            wide = ts.pivot_table(index="day", columns="site", values=name, observed=True)
+            out[name] = wide.astype(float)
+    return out
+
+
+def check_task_fixed(task: str, fixed: Mapping[str, Any]) -> None:
+    """Refuse, before any member runs, a fixed argument of a shipped task that is wrong
+    for every member (today: the course task's ``series``)."""
+    if task == "course" and "series" in fixed:
+        course_series(fixed["series"])
 
 
 def course_outcomes(result: Any) -> dict[str, float]:
@@ -235,7 +287,7 @@ def course_outcomes(result: Any) -> dict[str, float]:
 
 
 #: Tasks shipped with circnet, by name.
-TASKS: Mapping[str, Callable[..., dict[str, float]]] = {
+TASKS: Mapping[str, Callable[..., dict[str, Any]]] = {
     "fates": fates_task,
     "simulate": simulate_task,
     "course": course_task,

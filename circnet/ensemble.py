@@ -20,13 +20,23 @@ Engines: every engine is a :class:`concurrent.futures.Executor` —
 ``"inprocess"`` (default, no set-up: a synchronous executor), ``"processes"`` (a local
 :class:`~concurrent.futures.ProcessPoolExecutor`), a ``dask.distributed.Client``
 (its ``get_executor()``; ``pip install 'circnet[dask]'``), or any Executor you pass.
-Work goes out in chunks of members so that the overhead per member stays small. A
-member whose task raises is recorded as failed (with its error) and retried
-``retries`` times; a chunk lost with its worker is resubmitted. With
+Work goes out in chunks of members so that the overhead per member stays small; the
+chunks are cut from the design alone (about :data:`TARGET_CHUNKS`), never from the workers
+present, so a dask cluster that starts empty and scales up (``cluster.adapt``, as
+dask-jobqueue, Kubernetes and dask-gateway clusters do) keeps every worker busy. The
+``fixed`` arguments go to each worker once; results come back as columns
+(:mod:`circnet._ensemble_result`), including per-member series (member x time x site) for a
+task that returns DataFrames; each future is dropped as its chunk arrives; every chunk
+checks that its worker runs the client's circnet version. A member whose task raises is
+recorded as failed (with its error) and retried ``retries`` times; a chunk lost with its
+worker is resubmitted. With
 ``checkpoint=DIR`` every finished chunk is written atomically to ``DIR`` as a circnet
 checkpoint (kind ``"ensemble-chunk"``, see :mod:`circnet._files`); a later call with the
 same task, design, seed and fixed arguments skips the members already done (resume
-after an interruption), and gives the table an uninterrupted run gives.
+after an interruption, on any engine and any number of workers), and gives the table an
+uninterrupted run gives. Job arrays without dask: ``part="i/N"`` runs one block of the
+design into the checkpoint, and ``max_chunks=0`` merges the parts
+(``circnet ensemble --chunk i/N`` and ``--merge``).
 
 Timeouts: with ``timeout=SECONDS`` a member that runs longer is stopped and recorded as
 failed with a ``TimeoutError`` (it is not retried). Within a task the limit is a
@@ -46,34 +56,51 @@ code.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields, is_dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import networkx as nx
 import numpy as np
-import pandas as pd
 import yaml
 
 from ._designs import Design, as_design, grid, saltelli, sample
-from ._ensemble_result import Chunk, EnsembleResult, Record, member_table
-from ._executors import Deadline, engine_for, run_jobs, time_limit
-from ._files import atomic_write, fingerprint
+from ._ensemble_result import Chunk, EnsembleResult, member_table, merge_series
+from ._ensemble_run import (
+    TARGET_CHUNKS,
+    chunk_path,
+    default_chunk_size,
+    design_rows,
+    load_chunks,
+    member_rng,
+    parse_part,
+    part_range,
+    plan_chunks,
+    resolve_task,
+    root_of,
+    run_chunk,
+    run_fingerprint,
+    timed_out,
+)
+from ._executors import engine_for, is_dask_client, run_jobs
+from ._files import atomic_write
 from ._progress import progress as make_progress
-from ._tasks import TASKS, check_task_parameters, course_task, fates_task, simulate_task
-from ._validation import check_bool, check_int, check_number, check_path, check_rng
+from ._tasks import TASKS, check_task_fixed, check_task_parameters
+from ._tasks import course_task as course_task
+from ._tasks import fates_task as fates_task
+from ._tasks import simulate_task as simulate_task
+from ._validation import check_bool, check_int, check_number, check_path
+from ._version import __version__
 from .body import default_body
 from .errors import (
     BodyFileError,
-    CheckpointError,
+    CircnetError,
     OptionalDependencyError,
     ParameterError,
-    UnknownNameError,
 )
 from .io import SafeLoader
+
+#: The run's fingerprint (kept under its old name for callers of the previous layout).
+_fingerprint = run_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -91,163 +118,11 @@ __all__ = [
     "member_rng",
     "run_config",
     "TIMEOUT_GRACE",
+    "TARGET_CHUNKS",
 ]
 
 #: Seconds a chunk may overrun ``timeout`` x its members before its workers are killed.
 TIMEOUT_GRACE = 5.0
-
-
-# =========================================================================== members
-def member_rng(root: np.random.SeedSequence, i: int) -> np.random.Generator:
-    """The random stream of member ``i``: ``root.spawn(n)[i]``, rebuilt by its key.
-
-    Examples
-    --------
-    >>> root = np.random.SeedSequence(42)
-    >>> a = member_rng(root, 3).random()
-    >>> b = np.random.default_rng(np.random.SeedSequence(42).spawn(4)[3]).random()
-    >>> a == b
-    True
-    """
-    child = np.random.SeedSequence(
-        root.entropy, spawn_key=(*root.spawn_key, int(i)), pool_size=root.pool_size
-    )
-    return np.random.default_rng(child)
-
-
-def _run_chunk(
-    task: Callable[..., Mapping[str, Any]],
-    rows: Sequence[tuple[int, Mapping[str, Any]]],
-    root: np.random.SeedSequence,
-    fixed: Mapping[str, Any],
-    retries: int,
-    timeout: float | None = None,
-) -> Chunk:
-    """Run one chunk of members (in whatever process); never raises for a member."""
-    records: list[Record] = []
-    for i, params in rows:
-        tries = 0
-        while True:
-            tries += 1
-            timed_out = False
-            try:
-                with time_limit(timeout):
-                    outcome = task(dict(params), member_rng(root, i), **fixed)
-                values = {str(k): float(v) for k, v in outcome.items()}
-                status, error = "ok", ""
-            except Deadline:
-                values, status, timed_out = {}, "failed", True
-                error = _timeout_error(timeout)
-            except Exception as err:  # noqa: BLE001 - recorded, reported, retried
-                values, status = {}, "failed"
-                error = f"{type(err).__name__}: {err}".splitlines()[0]
-            if status == "ok" or timed_out or tries > retries:
-                break
-            logger.info("member %d failed (%s): retry %d of %d", i, error, tries, retries)
-        records.append((i, status, tries, error, values))
-    return Chunk.from_records(records)
-
-
-def _timeout_error(timeout: float | None, killed: bool = False) -> str:
-    how = "; its worker was stopped" if killed else ""
-    return f"TimeoutError: the member ran longer than timeout={timeout:g} s{how}"
-
-
-def _timed_out(rows: Sequence[tuple[int, Mapping[str, Any]]], timeout: float) -> Chunk:
-    """The chunk of members whose worker overran the deadline: every member failed."""
-    error = _timeout_error(timeout, killed=True)
-    return Chunk.from_records([(i, "failed", 1, error, {}) for i, _ in rows])
-
-
-# =========================================================================== running
-def _root(rng: Any) -> np.random.SeedSequence:
-    """The root of the members' streams (SPEC 7 types; a Generator gives one draw)."""
-    gen = check_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(int(gen.integers(2**63)))
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    return np.random.SeedSequence(None if rng is None else int(rng))
-
-
-def _resolve_task(task: Any) -> Callable[..., dict[str, float]]:
-    if isinstance(task, str):
-        if task not in TASKS:
-            raise UnknownNameError(
-                f"unknown task {task!r}; circnet has {sorted(TASKS)} (or pass a function)"
-            )
-        return TASKS[task]
-    if not callable(task):
-        raise ParameterError("`task` must be a task name or a function(params, rng, **fixed)")
-    return task
-
-
-def _stable(x: Any) -> Any:
-    """A JSON-able, process-independent stand-in for a fixed argument (for fingerprints)."""
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return {"dtype": str(x.dtype), "array": x.tolist()}
-    if isinstance(x, nx.Graph):
-        return {
-            "nodes": sorted(
-                ([str(n), _stable(dict(d))] for n, d in x.nodes(data=True)), key=lambda t: t[0]
-            ),
-            "edges": sorted(
-                ([str(u), str(v), _stable(dict(d))] for u, v, d in x.edges(data=True)),
-                key=lambda t: (t[0], t[1]),
-            ),
-        }
-    if is_dataclass(x) and not isinstance(x, type):
-        return {type(x).__name__: {f.name: _stable(getattr(x, f.name)) for f in fields(x)}}
-    if isinstance(x, Mapping):
-        return {str(k): _stable(v) for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(x, (list, tuple)):
-        return [_stable(v) for v in x]
-    return repr(x)
-
-
-def _fingerprint(
-    task: Any, design: Design, root: np.random.SeedSequence, fixed: Mapping[str, Any]
-) -> str:
-    """What defines an ensemble's results: task, design, seed and fixed arguments."""
-    return fingerprint(
-        "ensemble",
-        getattr(task, "__module__", ""),
-        getattr(task, "__qualname__", repr(task)),
-        [str(c) for c in design.table.columns],
-        pd.util.hash_pandas_object(design.table, index=True).to_numpy(),
-        {"entropy": root.entropy, "spawn_key": list(root.spawn_key), "pool": root.pool_size},
-        _stable(dict(fixed)),
-    )
-
-
-def _chunk_path(ckpt: Path, first: int) -> Path:
-    return ckpt / f"chunk-{first:06d}.npz"
-
-
-def _load_chunks(ckpt: Path, fp: str, n: int) -> dict[int, Chunk]:
-    """The finished chunks in a checkpoint directory, by first member (checked)."""
-    if (ckpt / "manifest.json").exists() or any(ckpt.glob("chunk-*.json")):
-        raise CheckpointError(
-            f"{str(ckpt)!r} holds an ensemble checkpoint of an older circnet (JSON chunks); "
-            "resume it with that version, or start again in a new directory"
-        )
-    done: dict[int, Chunk] = {}
-    seen: set[int] = set()
-    for path in sorted(ckpt.glob("chunk-*.npz")):
-        chunk = Chunk.load(path, fp)
-        members = set(chunk.member.tolist())
-        if members & seen or not members <= set(range(n)):
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} holds members outside the design or already "
-                "held by another chunk"
-            )
-        seen |= members
-        done[int(chunk.member[0])] = chunk
-    return done
 
 
 def ensemble(
@@ -261,6 +136,7 @@ def ensemble(
     retries: int = 1,
     checkpoint: str | os.PathLike[str] | None = None,
     max_chunks: int | None = None,
+    part: str | tuple[int, int] | None = None,
     progress: bool | None = None,
     timeout: float | None = None,
     **fixed: Any,
@@ -271,7 +147,9 @@ def ensemble(
     ----------
     task : str or callable
         ``"fates"``, ``"simulate"``, ``"course"`` (see :data:`TASKS`) or a module-level
-        function ``task(params, rng, **fixed) -> dict[str, float]``.
+        function ``task(params, rng, **fixed) -> dict``: each value a number (an
+        outcome) or a DataFrame indexed by time with one column per site (a series,
+        kept member x time x site: :meth:`EnsembleResult.to_dataset`).
     design : Design, DataFrame or mapping
         Parameter values per member (a mapping means a full grid). For ``"fates"`` and
         ``"simulate"`` a parameter that the task does not know is refused up front.
@@ -279,19 +157,28 @@ def ensemble(
         Root of the members' streams. A Generator contributes one draw of entropy.
     engine : "inprocess", "processes", a dask.distributed.Client or an Executor
         Where chunks run (any :class:`concurrent.futures.Executor` is used as given).
+        A dask cluster may start with no worker and scale up (``cluster.adapt``).
     n_workers : int, optional
         Processes for ``"processes"`` (default: CPU count).
     chunk_size : int, optional
-        Members per task sent to a worker (default: about 4 chunks per worker).
+        Members per task sent to a worker. Default: the size a checkpoint being
+        resumed was cut with, else ``ceil(n / TARGET_CHUNKS)`` (about 256 chunks,
+        whatever the workers present).
     retries : int
         Extra attempts for a member whose task raises, and for a chunk whose worker died.
     checkpoint : path, optional
         Directory where finished chunks are kept; rerunning with the same task,
-        design, seed and fixed arguments resumes, skipping members already done.
+        design, seed and fixed arguments resumes, skipping members already done, with
+        any engine and any number of workers.
     max_chunks : int, optional
         Process at most this many chunks in this call and return the partial result
         (``status`` 1; the rest resumes from ``checkpoint``); for batch jobs with a
-        time limit.
+        time limit. ``max_chunks=0`` runs nothing: it assembles what ``checkpoint``
+        holds (the merge step of a job array).
+    part : "i/N" or (i, N), optional
+        Run only part ``i`` (``0 <= i < N``) of the design's members, for task ``i``
+        of a job array without dask (``--array=0-{N-1}`` on SLURM); every part writes
+        into the same ``checkpoint``. Then merge with ``max_chunks=0``.
     progress : bool or None
         tqdm progress bar over chunks (default: only on a terminal).
     timeout : float, optional
@@ -300,6 +187,7 @@ def ensemble(
         enforces it (the ``"processes"`` engine kills a worker that hangs).
     **fixed
         Keyword arguments passed to every call of the task (e.g. ``primary``, ``years``).
+        They go to each worker once (not with every chunk).
 
     Returns
     -------
@@ -315,24 +203,24 @@ def ensemble(
     >>> bool(res.table.loc[1, "P(colony:liver)"] > res.table.loc[0, "P(colony:liver)"])
     True
     """
-    fn = _resolve_task(task)
+    fn = resolve_task(task)
     d = as_design(design)
     if isinstance(task, str):
         check_task_parameters(task, d.parameters)
-    root = _root(rng)
+        check_task_fixed(task, fixed)
+    root = root_of(rng)
     retries = check_int(retries, "retries", low=0)
-    eng = engine_for(engine, n_workers, retries)
     n = len(d)
-    if chunk_size is None:
-        size = max(1, math.ceil(n / (4 * eng.workers)))
-    else:
-        size = check_int(chunk_size, "chunk_size", low=1)
+    size = None if chunk_size is None else check_int(chunk_size, "chunk_size", low=1)
     limit = None if max_chunks is None else check_int(max_chunks, "max_chunks", low=0)
+    block = parse_part(part)
     seconds = (
         None
         if timeout is None
         else check_number(timeout, "timeout", low=0.0, low_open=True, unit="s")
     )
+    if not is_dask_client(engine):
+        engine_for(engine, n_workers)  # check the arguments before any file is touched
 
     done: dict[int, Chunk] = {}
     ckpt = None if checkpoint is None else check_path(checkpoint, "checkpoint")
@@ -341,15 +229,23 @@ def ensemble(
         if ckpt.exists() and not ckpt.is_dir():
             raise ParameterError(f"`checkpoint` {str(ckpt)!r} must be a directory, not a file")
         ckpt.mkdir(parents=True, exist_ok=True)
-        fp = _fingerprint(fn, d, root, fixed)
-        done = _load_chunks(ckpt, fp, n)
+        fp = run_fingerprint(fn, d, root, fixed)
+        within = None if block is None or limit == 0 else part_range(n, block)
+        done, stored = load_chunks(ckpt, fp, n, within)
         if done:
             logger.info("resuming from %s: %d chunk(s) already done", ckpt, len(done))
+        size = size or stored
+    size = size or default_chunk_size(n)
     finished = {int(i) for c in done.values() for i in c.member}
-    todo = [i for i in range(n) if i not in finished]
-    chunks = [todo[s : s + size] for s in range(0, len(todo), size)][:limit]
-    params = d.table.to_dict(orient="records")
-    jobs = {c[0]: (fn, [(i, params[i]) for i in c], root, fixed, retries, seconds) for c in chunks}
+    chunks = plan_chunks(n, size, part=block, finished=finished)[:limit]
+
+    eng = engine_for(engine, n_workers, retries, shared=dict(fixed)) if chunks else None
+    shared = None if eng is None else eng.shared
+    jobs = {
+        int(c[0]): (fn, design_rows(d, c), root, shared, retries, seconds, __version__)
+        for c in chunks
+    }
+    meta = {"chunk_size": size, "circnet": __version__}
 
     enabled = check_bool(progress, "progress") if progress is not None else None
     bar = make_progress(len(jobs), "ensemble", enabled, unit="chunk", min_total=2)
@@ -357,37 +253,65 @@ def ensemble(
     def keep(first: int, chunk: Chunk) -> None:
         done[first] = chunk
         if ckpt is not None:
-            chunk.save(_chunk_path(ckpt, first), fp)
+            chunk.save(chunk_path(ckpt, chunk), fp, meta)
         if bar is not None:
             bar.update(1)
 
     try:
-        if seconds is None:
-            run_jobs(eng, _run_chunk, jobs, keep, retries=retries)
+        if eng is None:
+            pass
+        elif seconds is None:
+            run_jobs(eng, run_chunk, jobs, keep, retries=retries)
         else:
             run_jobs(
                 eng,
-                _run_chunk,
+                run_chunk,
                 jobs,
                 keep,
                 retries=retries,
-                deadline=lambda first: len(jobs[first][1]) * seconds + TIMEOUT_GRACE,
-                on_timeout=lambda first: _timed_out(jobs[first][1], seconds),
+                deadline=lambda first: len(jobs[first][1][0]) * seconds + TIMEOUT_GRACE,
+                on_timeout=lambda first: timed_out(jobs[first][1], seconds),
             )
     finally:
         if bar is not None:
             bar.close()
+        jobs.clear()  # with ``eng`` and ``shared``: releases the shared input on dask
+        eng = shared = None
 
     table, outcomes = member_table(d, list(done.values()))
     ran = len(table)
-    status = 0 if ran == n else 1
-    message = (
-        f"every member ran ({ran} of {n})"
-        if status == 0
-        else f"stopped after max_chunks={limit}: {ran} of {n} members ran; rerun with the "
-        "same checkpoint to go on"
-    )
-    return EnsembleResult(table, d, outcomes, status=status, message=message)
+    lo, hi = part_range(n, block)
+    if ran == n:
+        status, message = 0, f"every member ran ({ran} of {n})"
+    elif block is not None and limit is None and set(range(lo, hi)) <= set(table["member"]):
+        status = 1
+        message = (
+            f"part {block[0]}/{block[1]} done (members {lo} to {hi - 1}); {ran} of {n} "
+            "members in the checkpoint: merge when every part is done (max_chunks=0)"
+        )
+    else:
+        status = 1
+        message = f"{ran} of {n} members ran{_stopped_by(limit, block)}; {_missing(table, n)}"
+    series = merge_series(list(done.values()))
+    return EnsembleResult(table, d, outcomes, status=status, message=message, series=series)
+
+
+def _stopped_by(limit: int | None, block: tuple[int, int] | None) -> str:
+    if limit == 0:
+        return " (max_chunks=0: only the checkpoint was read)"
+    if limit is not None:
+        return f" (stopped after max_chunks={limit}: rerun with the same checkpoint to go on)"
+    return f" (part {block[0]}/{block[1]})" if block else ""
+
+
+def _missing(table: Any, n: int) -> str:
+    """The members not in ``table``, as ranges (``members 3-9, 20-29 missing``)."""
+    have = np.zeros(n, dtype=bool)
+    have[table["member"].to_numpy(dtype=np.int64)] = True
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (~have).astype(np.int8), [0]])))
+    spans = [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:8])
+    return f"members {text}{', ...' if len(spans) > 8 else ''} missing"
 
 
 # =========================================================================== config files
@@ -407,9 +331,19 @@ _DESIGN_FIELDS = ("kind", "n", "parameters")
 
 
 def run_config(
-    path: str | os.PathLike[str], *, engine: Any = None, progress: bool | None = None
+    path: str | os.PathLike[str],
+    *,
+    engine: Any = None,
+    progress: bool | None = None,
+    part: str | tuple[int, int] | None = None,
+    merge: bool = False,
 ) -> EnsembleResult:
     """Run an ensemble described by a YAML file (what ``circnet ensemble --config`` runs).
+
+    ``part="i/N"`` runs part ``i`` of ``N`` of the design into the config's checkpoint
+    (one task of a job array; ``out`` is not written), ``merge=True`` runs nothing and
+    assembles the checkpoint, written by every part, into the result (and ``out``); it
+    raises :class:`~circnet.CircnetError` naming the members still missing.
 
     The file (read with ``yaml.safe_load``) holds::
 
@@ -492,7 +426,17 @@ def run_config(
     sex = fixed.pop("sex", None)
     if sex is not None:
         fixed["body"] = default_body(sex)
+    merge = check_bool(merge, "merge")
+    if (part is not None or merge) and not cfg.get("checkpoint"):
+        raise BodyFileError(
+            f"{where}: a job array (part or merge) needs field 'checkpoint' (the directory "
+            "every part writes to)"
+        )
+    if part is not None and merge:
+        raise ParameterError("`part` and `merge` exclude each other: run the parts, then merge")
     eng = engine if engine is not None else cfg.get("engine", "inprocess")
+    if merge:
+        eng = "inprocess"  # nothing runs
     client = None
     if isinstance(eng, str) and eng not in ("inprocess", "processes"):
         try:
@@ -520,13 +464,20 @@ def run_config(
             chunk_size=cfg.get("chunk_size"),
             retries=cfg.get("retries", 1),
             checkpoint=cfg.get("checkpoint"),
+            max_chunks=0 if merge else None,
+            part=part,
             progress=progress,
             **fixed,
         )
     finally:
         if client is not None:
             client.close()
-    if out_path is not None:
+    if merge and result.status != 0:
+        raise CircnetError(
+            f"{where}: cannot merge yet: {result.message.split('; ', 1)[-1]} (run their "
+            "parts, then merge again)"
+        )
+    if out_path is not None and part is None:
         with atomic_write(out_path) as fh:
             result.table.to_csv(fh, index=False)
     return result

@@ -568,3 +568,49 @@ def test_validate_prints_flows_rounded(tmp_path, capsys):
     assert code == 1
     assert "flows do not balance" in out and "0000000" not in out and "9999999" not in out
     assert "mL/min" in out and ".3 mL/min" in out
+
+
+def test_ensemble_job_array_chunks_then_merge(tmp_path, capsys):
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(
+        "task: fates\nfixed: {primary: lung}\n"
+        "design: {kind: grid, parameters: {diameter_um: [10, 12, 14, 16, 18]}}\nseed: 1\n"
+        f"checkpoint: {tmp_path / 'ck'}\nout: {tmp_path / 'members.csv'}\n"
+    )
+    code, out, _ = run(["ensemble", "--config", str(cfg), "--chunk", "1/2"], capsys)
+    assert code == 0 and out.startswith("part 1/2: members 2 to 4: 3 ok, 0 failed")
+    code, out, err = run(["ensemble", "--config", str(cfg), "--merge"], capsys)
+    assert code == 1 and "cannot merge yet: members 0-1 missing" in err
+    code, out, _ = run(["ensemble", "--config", str(cfg), "--chunk", "0/2", "--json"], capsys)
+    assert code == 0 and json.loads(out)["members"] == [0, 1]
+    code, out, _ = run(["ensemble", "--config", str(cfg), "--merge"], capsys)
+    assert code == 0 and out.startswith("5 members: 5 ok, 0 failed")
+    assert len((tmp_path / "members.csv").read_text().splitlines()) == 6
+    code, _, err = run(["ensemble", "--config", str(cfg), "--chunk", "2/2"], capsys)
+    assert code == 1 and "`part` must be 'i/N'" in err
+
+
+@pytest.mark.parametrize("population", ["default", "calibrated"])
+def test_fates_population_option(population, capsys):
+    argv = ["fates", "--primary", "breast", "--sex", "female", "--json"]
+    code, out, _ = run([*argv, "--population", population], capsys)
+    assert code == 0
+    probs = json.loads(out)["primaries"]["breast"]["probabilities"]
+    assert abs(sum(probs.values()) - 1) < 1e-12
+    body = circnet.default_body("female")
+    if population == "default":
+        cells = circnet.CellPopulation.default(body)
+    else:
+        from circnet.sitemodel import calibrated_population
+
+        cells = calibrated_population("disibio2008", body)
+    expected = circnet.TransportModel(body, cells).fates("breast").to_dict()
+    assert probs == pytest.approx(expected, rel=1e-9)
+    single = circnet.TransportModel(body).fates("breast")
+    assert probs["colony:lung"] != pytest.approx(single["colony:lung"])
+
+
+def test_population_option_rejects_unknown(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fates", "--primary", "lung", "--population", "mouse"])
+    assert "invalid choice" in capsys.readouterr().err

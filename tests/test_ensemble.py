@@ -366,7 +366,14 @@ def test_resume_with_another_chunk_size_equals_uninterrupted(tmp_path):
     ensemble(noisy_task, d, rng=3, chunk_size=3, checkpoint=tmp_path, max_chunks=2)
     resumed = ensemble(noisy_task, d, rng=3, chunk_size=4, checkpoint=tmp_path)
     pd.testing.assert_frame_equal(resumed.table, full.table)
-    assert len(list(tmp_path.glob("chunk-*.npz"))) == 3  # 3 + 3 members, then the other 4
+    # 3 + 3 members, then the grid of 4 without the members done: 6-7 and 8-9
+    names = sorted(p.name for p in tmp_path.glob("chunk-*.npz"))
+    assert names == [
+        "chunk-000000-000002.npz",
+        "chunk-000003-000005.npz",
+        "chunk-000006-000007.npz",
+        "chunk-000008-000009.npz",
+    ]
 
 
 def test_edited_chunk_is_refused(tmp_path):

@@ -38,7 +38,7 @@ def test_examples_exist():
 
 #: Scripts whose full mode takes long (about 100 s for the calibration): run in full only
 #: with the slow tests.
-FULL_IS_SLOW = {"calibrate_autopsy.py"}
+FULL_IS_SLOW = {"calibrate_autopsy.py", "site_model.py"}
 #: Scripts whose quick mode still takes a few seconds (a subprocess importing circnet and running
 #: courses or fits): run with the slow tests, so that the plain `pytest` stays under two minutes.
 QUICK_IS_SLOW = {
@@ -47,6 +47,7 @@ QUICK_IS_SLOW = {
     "course_colon_breast.py",
     "ensemble.py",
     "simulation.py",
+    "site_model.py",
     "what_if.py",
 }
 
