@@ -36,6 +36,7 @@ CONFIGS = {
     "power + cascade + arrest": {"link": "power", "fit_cascade": True, "fit_arrest": True},
 }
 QUICK = {"power": {"link": "power"}}
+RIDGES = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def md(frame: pd.DataFrame, digits: int = 1) -> list[str]:
@@ -58,6 +59,10 @@ def main() -> str:
     ap.add_argument("--quick", action="store_true", help="one configuration, no CV")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--write-profile", action="store_true")
+    ap.add_argument(
+        "--select-ridge", action="store_true",
+        help="also cross-validate the prior precision (power link with cascades)",
+    )  # fmt: skip
     args = ap.parse_args()
     train = circnet.load_autopsy("disibio2008")
     val = sm.validation_series()
@@ -99,6 +104,25 @@ def main() -> str:
     table = pd.DataFrame(summary)
     table.index.name = "configuration"
     lines += md(table)
+    if args.select_ridge:
+        grid = []
+        for ridge in RIDGES:
+            cv = sm.cross_validate_sites(train, link="power", fit_cascade=True, ridge=ridge)
+            held = cv.drop(index="total")
+            grid.append(
+                pd.Series(
+                    {
+                        "LOPO dev": cv.loc["total", "dev_calibrated"],
+                        "LOPO wins": f"{int((held.dev_calibrated < held.dev_soil).sum())}/20",
+                    },
+                    name=f"{ridge:g}",
+                )
+            )
+            print("ridge", ridge, grid[-1].to_dict())
+        frame = pd.DataFrame(grid)
+        frame.index.name = "ridge"
+        lines += ["", "Prior precision (power + cascade), chosen by LOPO deviance:", ""]
+        lines += md(frame)
     if cvs:
         best = min(cvs, key=lambda k: cvs[k].loc["total", "dev_calibrated"])
     else:

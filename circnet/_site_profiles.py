@@ -69,6 +69,8 @@ def write_calibrated(fit: SiteFit, name: str, path: str | os.PathLike[str] | Non
         rows.append(("meta", key, "" if v is None else repr(v) if isinstance(v, float) else str(v),
                      "", "", "", "", "", source))  # fmt: skip
     rows.append(("meta", "fitted", ";".join(fit.fitted), "", "", "", "", "", source))
+    log_total = float(np.logaddexp.reduce(fit.soil.to_numpy()))
+    rows.append(("meta", "soil_log_total", repr(log_total), "", "", "", "", "", source))
     for nm, r in fit.parameters.iterrows():
         rows.append(("parameter", str(nm), repr(float(r["estimate"])), repr(float(r["se"])),
                      repr(float(r["low"])), repr(float(r["high"])), str(bool(r["identified"])),
@@ -132,7 +134,7 @@ def calibrated(name: str = "disibio2008", *, body: Any = None) -> SiteFit:
     params.index.name = "parameter"
     soil_rows = params[params.index.str.startswith("soil:")]
     soil = pd.Series(
-        np.log(soil_rows["estimate"].to_numpy()),
+        np.log(soil_rows["estimate"].to_numpy()) + float(meta["soil_log_total"]),
         index=[s[len("soil:") :] for s in soil_rows.index],
         name="log_soil",
     )

@@ -80,6 +80,7 @@ __all__ = [
     "LINKS",
     "SiteFit",
     "PROFILES",
+    "RIDGE",
     "baselines",
     "calibrated",
     "calibrated_population",
@@ -91,6 +92,8 @@ __all__ = [
     "write_calibrated",
 ]
 
+#: Default precision of the prior on the log soil deviations (see :func:`fit_sites`).
+RIDGE = 0.01
 #: Bounds of the outer search: logit single-cell deformability and log10 kappa.
 _DEFORM_BOUNDS = (0.0, 0.95)
 _KAPPA_BOUNDS = (-3.0, 3.0)
@@ -124,7 +127,7 @@ def fit_sites(
     deformability: float | None = None,
     kappa: float = 0.0,
     generations: int = 3,
-    ridge: float = 10.0,
+    ridge: float = RIDGE,
     extra_sites: Sequence[str] = (),
 ) -> SiteFit:
     """Fit soil, link and (optionally) arrest and cascades to an autopsy count table.
@@ -146,7 +149,11 @@ def fit_sites(
     generations : int
         Generations of re-seeding counted when ``kappa > 0``.
     ridge : float
-        Precision of the Normal(0, 1/ridge) prior on each log soil deviation.
+        Precision of the Normal(0, 1/ridge) prior on each log soil deviation (default
+        :data:`RIDGE` = 0.01, a standard deviation of 10 on the log scale: weakly
+        informative; it pins the common level, which shares do not identify). 0.01 had the
+        lowest leave-one-primary-out deviance on DiSibio & French 2008 among 0.01, 0.1,
+        0.3, 1, 3 and 10 (``benchmarks/fit_sites.py --select-ridge``).
     extra_sites : sequence of str
         Sites to keep a soil-only value for although training lacks them (validation
         sites); they are not fitted.
@@ -288,13 +295,20 @@ def _fit_sites(
     phi = max(pearson / df, 1.0)
 
     hess = _hessian(penalised, theta)
+    # soil is reported as shares (softmax of the log soil): shares are identified, the
+    # common level of the log soil is not (only the prior pins it)
+    log_soil = base + theta[:k]
+    share = np.exp(log_soil - log_soil.max())
+    share /= share.sum()
+    jac = np.eye(len(theta))
+    jac[:k, :k] -= share[None, :]
     try:
-        cov = np.linalg.inv(hess) * phi
+        cov = jac @ np.linalg.inv(hess) @ jac.T * phi
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
         se = np.full(len(theta), np.nan)
     names = [f"soil:{s}" for s in rows.sites]
-    est = list(base + theta[:k])
+    est = list(np.log(share))
     scale = ["log"] * k
     at_bound = [False] * k
     if link == "saturating":

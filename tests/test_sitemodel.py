@@ -240,7 +240,9 @@ def test_write_then_load_round_trip(tmp_path, male, table, monkeypatch):
     path = sm.write_calibrated(fit, "disibio2008", tmp_path / "p.csv")
     monkeypatch.setattr(sm_profiles, "_profile_path", lambda name: path)
     back = sm.calibrated("disibio2008", body=male)
-    np.testing.assert_allclose(back.soil.to_numpy(), fit.soil.to_numpy(), rtol=1e-15)
+    np.testing.assert_allclose(back.soil.to_numpy(), fit.soil.to_numpy(), rtol=1e-12)
+    shares = fit.parameters.loc[[f"soil:{s}" for s in fit.soil.index], "estimate"]
+    assert float(shares.sum()) == pytest.approx(1.0, abs=1e-12)
     assert back.link_parameter == fit.link_parameter
     np.testing.assert_allclose(
         back.predict(table).to_numpy(), fit.predict(table).to_numpy(), rtol=1e-12
