@@ -5,6 +5,15 @@ Usage::
     python benchmarks/bench_simulate.py            # full run (a few minutes)
     python benchmarks/bench_simulate.py --quick    # < 30 s
     python benchmarks/bench_simulate.py --out benchmarks/results/simulate.md
+    python benchmarks/bench_simulate.py --kernels --out benchmarks/results/simulate_kernels.md
+
+``--kernels`` runs only the before/after tables of the simulation kernels (issue 15 item 4):
+seconds per step of the splitting, old path (conditional binomials on every row,
+``split_counts(..., method="binomial")``, the streams of earlier versions) against the new
+(``method="auto"``: numpy's multinomial for rows of 8 moves or more), and the build of the
+one-step matrix above 3 000 states: the old sparse Pade ``expm`` (``propagate.transition_matrix``)
+against the uniformised kernel (``circnet._chain.transition_kernel``), each in a subprocess
+with a time limit.
 
 Chains (discrete time, one step = one transition):
 
@@ -37,6 +46,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # dense expm: threads thrash under load
 
 import argparse
+import multiprocessing as mp
 import platform
 import sys
 import time
@@ -51,7 +61,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import peer_python, run_peer, try_import  # noqa: E402
 
 import circnet  # noqa: E402
+from circnet._chain import transition_kernel  # noqa: E402
+from circnet._split import _Ell, split_counts  # noqa: E402
+from circnet.propagate import transition_matrix  # noqa: E402
 from circnet.simulate import simulate_counts  # noqa: E402
+
+#: Time limit of one kernel build (s); --quick: 60 s.
+BUILD_LIMIT_S = 300.0
 
 #: Measure a per-cell peer directly only if it takes at most this long (--quick: 2 s).
 BUDGET_S = 60.0
@@ -179,11 +195,151 @@ def fmt_time(s: float) -> str:
     return f"{s / 86400:.0f} d"
 
 
+# ------------------------------------------------------------------ kernels (before / after)
+def split_per_step(kernel, counts, method, reps):
+    """Seconds per call of ``split_counts`` on fixed counts (one warm-up call)."""
+    rng = np.random.default_rng(0)
+    split_counts(counts, kernel, rng, method)
+    t = time.perf_counter()
+    for _ in range(reps):
+        split_counts(counts, kernel, rng, method)
+    return (time.perf_counter() - t) / reps
+
+
+def run_steps(p, start, cells, steps, method, seed=0):
+    """``steps`` steps of ``cells`` cells from ``start`` (kernel build included), seconds."""
+    c = np.zeros(p.shape[0], dtype=np.int64)
+    c[start] = cells
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    kernel = _Ell.from_matrix(p)
+    for _ in range(steps):
+        c = split_counts(c, kernel, rng, method)
+    assert int(c.sum()) == cells
+    return time.perf_counter() - t
+
+
+def _build(which, q, dt, out):
+    t = time.perf_counter()
+    if which == "old":
+        p = transition_matrix(q, dt)
+        missing = 0.0
+    else:
+        p, missing = transition_kernel(q, dt, method="uniformized")
+    out.put((time.perf_counter() - t, p.nnz, missing))
+
+
+def timed_build(which, q, dt, limit):
+    """(seconds, nnz, lost mass) of one build in a subprocess, or None past ``limit``."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_build, args=(which, q, dt, out))
+    proc.start()
+    try:
+        return out.get(timeout=limit)
+    except Exception:  # queue.Empty: past the limit
+        return None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+def kernel_tables(quick: bool) -> list[str]:
+    from synthetic import capillary_tree_body
+
+    reps = 5 if quick else 30
+    lines = [
+        "## Splitting, seconds per step (old: conditional binomials on every row; new: "
+        "numpy multinomial on rows of >= 8 moves)",
+        "",
+        "| chain | cells | old | new | speed-up |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    model = circnet.TransportModel(circnet.default_body())
+    n = len(model.states)
+    for dt in (1.0, 60.0):
+        kernel = _Ell.from_matrix(model.transition_matrix(dt))
+        for cells in (10**4, 10**6, 10**9):
+            c = np.full(n, cells // n, dtype=np.int64)
+            old = split_per_step(kernel, c, "binomial", reps)
+            new = split_per_step(kernel, c, "auto", reps)
+            lines.append(
+                f"| default body ({n} states), P of dt = {dt:g} min, cells spread | "
+                f"{cells:.0e} | {old * 1e3:.2f} ms | {new * 1e3:.2f} ms | {old / new:.1f}x |"
+            )
+    p, s = random_chain()
+    steps = 100 if quick else 1000
+    for cells in (10**4, 10**6, 10**9):
+        runs = {m: run_steps(p, s, cells, steps, m) for m in ("binomial", "auto", "multinomial")}
+        lines.append(
+            f"| random 1e4 states (5 moves a row), {steps} steps from one state, whole run | "
+            f"{cells:.0e} | {fmt_time(runs['binomial'])} | {fmt_time(runs['auto'])} "
+            f"(all rows multinomial: {fmt_time(runs['multinomial'])}) | "
+            f"{runs['binomial'] / runs['auto']:.1f}x |"
+        )
+        print(f"  split: random 1e4, {cells:.0e} cells done", file=sys.stderr)
+    limit = 60.0 if quick else BUILD_LIMIT_S
+    lines += [
+        "",
+        "## One-step matrix P = expm(dt Q) above 3 000 states (capillary-tree bodies, "
+        f"time limit {limit:.0f} s each)",
+        "",
+        "old: `propagate.transition_matrix` (dense Pade up to 3 000 states, sparse Pade "
+        "`scipy.sparse.linalg.expm` above); uniformised: "
+        "`_chain.transition_kernel(..., method='uniformized')` (uniformisation with scaling "
+        "and squaring, rows within 1e-12 in total variation), which simulation uses above "
+        "3 000 states (up to 3 000 it keeps the dense Pade matrix, bit for bit).",
+        "",
+        "| body | states | dt (min) | old | uniformised | non-zeros of its P | "
+        "mass left out (before renormalising) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    sizes = (1000, 5009) if quick else (1000, 3000, 5009)
+    for size in sizes:
+        chain = capillary_tree_body(size)
+        for dt in (0.01, 1.0):
+            got = {w: timed_build(w, chain.generator, dt, limit) for w in ("old", "new")}
+            cell = {
+                w: (fmt_time(r[0]) if r else f"did not finish in {limit:.0f} s")
+                for w, r in got.items()
+            }
+            new = got["new"]
+            lines.append(
+                f"| capillary_tree_body({size}) | {chain.n_states:,} | {dt:g} | {cell['old']} | "
+                f"{cell['new']} | {f'{new[1]:,}' if new else '-'} | "
+                f"{f'{new[2]:.1e}' if new else '-'} |"
+            )
+            print(f"  build: {size} dt={dt} done", file=sys.stderr)
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and cells (< 30 s)")
     ap.add_argument("--out", type=Path, help="also write the markdown table here")
+    ap.add_argument(
+        "--kernels", action="store_true", help="only the before/after tables of the kernels"
+    )
     args = ap.parse_args(argv)
+    if args.kernels:
+        load0 = os.getloadavg()
+        body = kernel_tables(args.quick)
+        load1 = os.getloadavg()
+        head = [
+            f"# circnet simulation kernels, before / after ({'quick' if args.quick else 'full'})",
+            "",
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, numpy {np.__version__}; load average "
+            f"{load0[0]:.1f} before / {load1[0]:.1f} after (other jobs share the cores).",
+            "",
+        ]
+        text = "\n".join(head + body) + "\n"
+        print(text)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
+        return 0
     global BUDGET_S
     if args.quick:
         BUDGET_S = 2.0

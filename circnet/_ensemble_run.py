@@ -50,7 +50,7 @@ from ._validation import check_int, check_rng
 from ._version import __version__
 from .errors import CheckpointError, ParameterError, UnknownNameError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("circnet.ensemble")  # the public module's logger: users configure it
 
 __all__ = [
     "TARGET_CHUNKS",

@@ -669,3 +669,90 @@ def test_initial_counts_are_checked(counts):
     q = sp.csr_array([[-1.0, 1.0], [0.0, 0.0]])
     with pytest.raises(ParameterError, match="initial_counts"):
         simulate_counts(q, ["a", "b"], counts, [1.0], rng=1)
+
+
+# ------------------------------------------------------------------ one-step kernels
+def _stiff_chain(n: int = 400, seed: int = 3) -> sp.csr_array:
+    """A random absorbing generator with rates from 1e-3 to 1e3 per minute: 3 random
+    out-edges per transient state, a slow exit into one of 5 absorbing states."""
+    rng = np.random.default_rng(seed)
+    nt = n - 5
+    src = np.repeat(np.arange(nt), 3)
+    dst = rng.integers(0, nt, size=src.size)
+    rates = 10.0 ** rng.uniform(-3, 3, size=src.size)
+    rows = np.concatenate([src, np.arange(nt)])
+    cols = np.concatenate([dst, nt + rng.integers(0, 5, size=nt)])
+    vals = np.concatenate([rates, np.full(nt, 1e-2)])
+    off = sp.csr_array((vals, (rows, cols)), shape=(n, n))
+    off.setdiag(0.0)
+    off.eliminate_zeros()
+    return sp.csr_array(off - sp.diags_array(np.asarray(off.sum(axis=1)).ravel()))
+
+
+@pytest.mark.parametrize("dt", [0.01, 1.0, 60.0])
+@pytest.mark.parametrize("chain", ["default body", "stiff random 400"])
+def test_uniformized_kernel_matches_dense_expm(model, chain, dt):
+    """The build used above 3 000 states, forced on moderate chains: within 1e-12 of
+    scipy.linalg.expm entrywise (5e-12 once ``L dt`` exceeds 1e4: the rounding drift of
+    the squarings, see ``_uniformized_kernel``), rows summing to 1 within 1e-12, mass
+    lost within its allowance."""
+    import scipy.linalg
+
+    from circnet._chain import KERNEL_TOL, transition_kernel
+
+    q = model.generator if chain == "default body" else _stiff_chain()
+    p, missing = transition_kernel(q, dt, method="uniformized")
+    exact = scipy.linalg.expm(q.toarray() * dt)
+    rate = float(np.abs(q.diagonal()).max())
+    assert np.abs(p.toarray() - exact).max() < (1e-12 if rate * dt <= 1e4 else 5e-12)
+    assert np.abs(p.sum(axis=1) - 1.0).max() < 1e-12
+    assert p.data.min() > 0
+    assert 0.0 <= missing <= KERNEL_TOL + 16 * rate * dt * np.finfo(float).eps
+
+
+def test_uniformized_kernel_drops_small_entries_within_its_tolerance(model):
+    """A looser ``tol`` drops more entries, never more mass than ``tol`` per row."""
+    import scipy.linalg
+
+    from circnet._chain import transition_kernel
+
+    q = _stiff_chain()
+    tight, _ = transition_kernel(q, 1.0, method="uniformized")
+    loose, missing = transition_kernel(q, 1.0, method="uniformized", tol=1e-6)
+    assert loose.nnz < tight.nnz and 0 < missing <= 1e-6
+    exact = scipy.linalg.expm(q.toarray())
+    assert np.abs(loose.toarray() - exact).sum(axis=1).max() <= 2e-6
+
+
+def test_dense_kernel_is_the_transition_matrix_of_small_chains(model):
+    """Up to 3 000 states simulation keeps the dense Pade ``P`` bit for bit."""
+    from circnet._chain import transition_kernel
+
+    p, missing = transition_kernel(model.generator, 30.0)
+    ref = model.transition_matrix(30.0)
+    assert missing == 0.0
+    np.testing.assert_array_equal(p.toarray(), ref.toarray())
+
+
+def test_simulation_on_the_uniformized_kernel_reports_its_loss(model, monkeypatch):
+    """Above the dense limit (lowered here to 100 states) the run uses the uniformised
+    kernel; the counts are conserved and the message gives the mass left out."""
+    import circnet._chain as chain
+
+    monkeypatch.setattr(chain, "DENSE_EXPM_MAX", 100)
+    c0 = circnet.simulate.counts_from({model.states[0]: 10**9}, model.states, 1)
+    res = simulate_counts(model.generator, model.states, c0, [1.0, 5.0], dt=1.0, rng=4)
+    assert res.counts.sum(axis=1).tolist() == [10**9, 10**9]
+    assert "uniformisation" in res.message and "renormalised" in res.message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"dt": 0.0}, "`dt`"), ({"tol": 0.5}, "`tol`"), ({"method": "pade"}, "`method`")],
+)
+def test_bad_kernel_input_raises(model, kwargs, match):
+    from circnet._chain import transition_kernel
+
+    args = {"dt": 1.0, **kwargs}
+    with pytest.raises(ParameterError, match=match):
+        transition_kernel(model.generator, **args)
