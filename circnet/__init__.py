@@ -30,11 +30,15 @@ grow_tumour       deterministic course of one tumour (cells, carrying capacity, 
 simulate_course   the disease course: primary, shedding, metastases that shed in turn, treatment
 resume_course     continue a checkpointed course (bit-identical to an uninterrupted one)
 CourseResult      result of a course: per-site time series, events, daily counts, summary
+simulate_cohort   many virtual patients at once (batched, exact in continuous time): clinical
+                  events, first sites, metastasis-free survival, CTCs; CohortResult, kaplan_meier
 ensemble          run fates / simulations / courses over a parameter design (local or dask)
 grid, sample, saltelli  parameter designs: full grid, Latin hypercube / Sobol', Saltelli
 calibrate         fit per-organ receptivity (soil) to counts of metastatic sites by primary
 cross_validate    leave-one-primary-out cross-validation of calibrate
 CalibrationResult result of calibrate: factors with intervals, fit per primary, fitted cells
+fit_sites         site model of autopsy involvement: soil x anatomical access^beta, cascades,
+                  joint arrest; SiteFit (scores beside baselines: circnet.sitemodel)
 load_autopsy      published autopsy series of metastatic sites by primary (DiSibio 2008)
 load_receptivity  read saved receptivity factors into a CellProfile
 CircnetError      base of every circnet error (and BodyError, BodyFileError, ParameterError,
@@ -90,6 +94,11 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from .cells import (
         CellProfile,
     )
+    from .cohort import (
+        CohortResult,
+        kaplan_meier,
+        simulate_cohort,
+    )
     from .course import (
         CourseResult,
         resume_course,
@@ -122,6 +131,10 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from .report import (
         course_report,
     )
+    from .sitemodel import (
+        SiteFit,
+        fit_sites,
+    )
     from .transport import (
         AbsorbingChain,
         FateResult,
@@ -151,6 +164,11 @@ _LAZY: dict[str, str] = {
     "load_autopsy": ".calibrate",
     "load_receptivity": ".calibrate",
     "CellProfile": ".cells",
+    "CohortResult": ".cohort",
+    "kaplan_meier": ".cohort",
+    "simulate_cohort": ".cohort",
+    "SiteFit": ".sitemodel",
+    "fit_sites": ".sitemodel",
     "CourseResult": ".course",
     "resume_course": ".course",
     "simulate_course": ".course",
@@ -207,6 +225,9 @@ __all__ = [
     "simulate_course",
     "resume_course",
     "CourseResult",
+    "simulate_cohort",
+    "CohortResult",
+    "kaplan_meier",
     "ensemble",
     "EnsembleResult",
     "grid",
@@ -217,6 +238,8 @@ __all__ = [
     "CalibrationResult",
     "load_autopsy",
     "load_receptivity",
+    "fit_sites",
+    "SiteFit",
     "CircnetError",
     "BodyError",
     "BodyFileError",

@@ -27,6 +27,7 @@ WRITES = {
     "course.py": ["out/course_report.html"],
     "custom_body.py": ["out/tiny_body.html"],
     "what_if.py": ["out/what_if.png"],
+    "cohort.py": ["out/cohort_km.png", "out/cohort_patients.csv"],
 }
 
 
@@ -43,6 +44,7 @@ FULL_IS_SLOW = {"calibrate_autopsy.py", "site_model.py"}
 #: courses or fits): run with the slow tests, so that the plain `pytest` stays under two minutes.
 QUICK_IS_SLOW = {
     "calibrate_autopsy.py",
+    "cohort.py",
     "course.py",
     "course_colon_breast.py",
     "ensemble.py",

@@ -1,0 +1,151 @@
+"""Per-patient outcomes of the cohort engine, from its colonies (vectorised over a chunk).
+
+The day a colony reaches a size (:func:`reach`: detectable, node-positive), the first
+distant metastasis, synchronous metastases, node-positive disease, CTC counts and the
+integer balance of shed cells by diagnosis. See :mod:`circnet._cohort_engine` for the
+model and :mod:`circnet.cohort` for the table these columns make.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._clinical import ClinicalParams, ctc_expected, gompertz_cells, gompertz_time
+from ._cohort_random import poisson_inverse, uniforms
+
+__all__ = ["reach", "first_distant", "outcomes", "PATIENT", "TOTALS"]
+
+#: Purposes (last counter word) of the patient's own blocks and of its totals.
+PATIENT, TOTALS = 1, 4
+
+
+def first_distant(plan: Any, col: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Earliest day a distant metastasis is detectable, per patient (inf: none yet)."""
+    site = col["site"]
+    distant = (site < plan.n_organs) & (site != plan.primary)
+    out = np.full(n, np.inf)
+    np.minimum.at(
+        out,
+        col["patient"][distant],
+        np.ceil(reach(plan.cp, plan.cp.detection_cells, {k: v[distant] for k, v in col.items()})),
+    )
+    return out
+
+
+def reach(cp: ClinicalParams, cells: float, col: dict[str, np.ndarray]) -> np.ndarray:
+    """Day each colony reaches ``cells`` (avascular growth, then vascular after the switch)."""
+    lim, big_k, r = cp.avascular_limit_cells, cp.ceiling_cells, col["rate"]
+    if cells <= lim:
+        return col["awakened"] + gompertz_time(1.0, cells, r, big_k)
+    return col["switch"] + gompertz_time(lim, cells, r, big_k)
+
+
+def _vascular_cells(plan: Any, col: dict[str, np.ndarray], when: np.ndarray, n: int) -> np.ndarray:
+    """Cells in vascular metastases of each patient at its time ``when`` (NaN: none)."""
+    cp = plan.cp
+    at = when[col["patient"]]
+    on = col["switch"] <= at
+    size = np.where(
+        on, _grown(at, col["switch"], cp.avascular_limit_cells, col["rate"], cp.ceiling_cells), 0.0
+    )
+    return np.bincount(col["patient"], weights=np.nan_to_num(size), minlength=n)
+
+
+def outcomes(
+    plan: Any,
+    keys: np.ndarray,
+    draw: Any,
+    d_day: np.ndarray,
+    end: np.ndarray,
+    col: dict[str, np.ndarray],
+    tot: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """Per-patient outcomes from the colonies (vectorised over the chunk)."""
+    cp, n = plan.cp, keys.shape[0]
+    who, site = col["patient"], col["site"]
+    nodal = site >= plan.n_organs
+    distant = ~nodal & (site != plan.primary)
+    det = reach(cp, cp.detection_cells, col)
+    det_day = np.ceil(det)
+    np_day = np.ceil(reach(cp, cp.node_positive_cells, col))
+    before = det_day <= d_day[who]
+    n_sync = np.bincount(who, weights=distant & before, minlength=n).astype(np.int64)
+    node_pos = np.bincount(who, weights=nodal & (np_day <= d_day[who]), minlength=n) > 0
+    # first distant metastasis detectable within the follow-up
+    seen = distant & (det_day <= end[who])
+    first_day = np.full(n, np.nan)
+    first_site = np.full(n, -1, dtype=np.int64)
+    if seen.any():
+        idx = np.flatnonzero(seen)
+        order = idx[np.lexsort((det[idx], who[idx]))]
+        lead = order[np.r_[True, who[order][1:] != who[order][:-1]]]
+        first_day[who[lead]] = det_day[lead]
+        first_site[who[lead]] = site[lead]
+    u = uniforms(keys, 1, 0, 0, TOTALS)
+    u2 = uniforms(keys, 2, 0, 0, TOTALS)
+    u_pat = uniforms(keys, 1, 0, 0, PATIENT)
+    rate = np.asarray(draw.rate, float)
+    prim_diag = gompertz_cells(d_day, cp.start_cells, rate, cp.ceiling_cells)
+    vas_diag = prim_diag + _vascular_cells(plan, col, d_day, n)
+    ctc_diag = ctc_expected(cp.shedding_per_cell_day * vas_diag, cp)
+    t_first = np.where(np.isnan(first_day), d_day, first_day)
+    prim_first = np.where(
+        plan.surgery & (t_first > d_day),
+        0.0,
+        gompertz_cells(t_first, cp.start_cells, rate, cp.ceiling_cells),
+    )
+    ctc_first = ctc_expected(
+        cp.shedding_per_cell_day * (prim_first + _vascular_cells(plan, col, t_first, n)), cp
+    )
+    ctc_first = np.where(np.isnan(first_day), np.nan, ctc_first)
+    on_diag = col["switch"] <= d_day[who]
+    woke_diag = col["awakened"] <= d_day[who]
+    woke_org = np.bincount(who, weights=woke_diag & ~nodal, minlength=n).astype(np.int64)
+    woke_node = np.bincount(who, weights=woke_diag & nodal, minlength=n).astype(np.int64)
+    died_org = np.maximum(tot["org"] - tot["org_diag"] - tot["org_wake"], 0.0)
+    died_node = np.maximum(tot["node"] - tot["node_diag"] - tot["node_wake"], 0.0)
+    draws = poisson_inverse(
+        np.concatenate([u, u2[:, :1]], axis=1),
+        np.stack([tot["dead"], tot["org_diag"], died_org, tot["node_diag"], died_node], axis=1),
+    )
+    dead, org_diag, org_died, node_diag, node_died = draws.T
+    colonies = org_diag + org_died + woke_org
+    nodal_cells = node_diag + node_died + woke_node
+    return {
+        "vdt_days": np.asarray(draw.vdt_days, float),
+        "growth_rate": rate,
+        "diagnosis_cells": np.asarray(draw.diagnosis_cells, float),
+        "diagnosis_day": d_day,
+        "end_day": end,
+        "synchronous": n_sync > 0,
+        "n_synchronous": n_sync,
+        "node_positive": node_pos,
+        "first_distant_site": first_site,
+        "first_distant_day": first_day,
+        "ctc_expected_at_diagnosis": ctc_diag,
+        "ctc_at_diagnosis": poisson_inverse(u_pat[:, 2], ctc_diag),
+        "ctc_expected_at_first_distant": ctc_first,
+        "ctc_at_first_distant": np.where(
+            np.isnan(ctc_first), -1, poisson_inverse(u_pat[:, 3], np.nan_to_num(ctc_first))
+        ),
+        "dormant_distant_at_diagnosis": org_diag,
+        "dormant_nodal_at_diagnosis": node_diag,
+        "micrometastases_at_diagnosis": np.bincount(
+            who, weights=woke_diag & ~on_diag, minlength=n
+        ).astype(np.int64),
+        "vascular_at_diagnosis": np.bincount(who, weights=on_diag, minlength=n).astype(np.int64),
+        "shed_by_diagnosis": dead + colonies + nodal_cells,
+        "dead_in_transport": dead,
+        "colonies_founded": colonies,
+        "nodal_founded": nodal_cells,
+        "dormant_died": org_died + node_died,
+        "awakened_by_diagnosis": woke_org + woke_node,
+        "shed_expected": tot["shed"],
+        "colonies_followed": np.bincount(who, minlength=n).astype(np.int64),
+    }
+
+
+def _grown(t: np.ndarray, t0: np.ndarray, n0: Any, rate: np.ndarray, k: float) -> np.ndarray:
+    return np.asarray(gompertz_cells(np.maximum(t - t0, 0.0), n0, rate, k))

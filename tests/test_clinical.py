@@ -1,0 +1,86 @@
+"""Tests of circnet._clinical: the per-primary clinical laws shared by the cohort engine."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from circnet import _clinical as cl
+from circnet.errors import CircnetError
+
+
+@pytest.mark.parametrize("primary", ["colorectal", "breast", "lung", "prostate", "other"])
+def test_every_primary_has_sourced_parameters(primary):
+    cp = cl.clinical_params(primary)
+    table = cl.clinical_table().reset_index()
+    rows = table[table["primary"].isin([primary, "all"])]
+    assert rows["source"].str.strip().astype(bool).all()
+    for name in ("vdt_median_days", "diagnosis_diameter_cm"):
+        row = table[(table["primary"] == primary) & (table["name"] == name)]
+        assert float(getattr(cp, name)) == pytest.approx(float(row["value"].iloc[0]))
+    described = cp.describe()
+    assert {"value", "unit", "kind", "source"} <= set(described.columns)
+
+
+def test_body_sites_map_to_primary_types():
+    assert cl.primary_type("colon_rectum") == "colorectal"
+    assert cl.primary_type("breast") == "breast"
+    assert cl.primary_type("kidneys") == "other"
+
+
+def test_gompertz_time_inverts_gompertz_cells():
+    k = 1e13
+    rate = cl.growth_rate(np.array([100.0, 211.0]), 1e10, k)
+    t = cl.gompertz_time(1e6, 1e10, rate, k)
+    np.testing.assert_allclose(cl.gompertz_cells(t, 1e6, rate, k), 1e10, rtol=1e-10)
+    assert np.all(cl.gompertz_time(1e6, k, rate, k) == np.inf)
+    assert np.all(cl.gompertz_time(1e6, 1e5, rate, k) == 0.0)
+
+
+@pytest.mark.parametrize("vdt", [60.0, 211.0, 2557.0])
+def test_doubling_time_holds_at_the_reference_size(vdt):
+    k, ref = 1e13, 3e10
+    rate = cl.growth_rate(vdt, ref, k)
+    t0 = cl.gompertz_time(1e6, ref, rate, k)
+    # local doubling time at the reference size: d ln N / dt = rate ln(K / N)
+    assert math.log(2) / (rate * math.log(k / ref)) == pytest.approx(vdt, rel=1e-12)
+    n1 = cl.gompertz_cells(t0 + 1e-3, 1e6, rate, k)
+    slope = (math.log(n1) - math.log(ref)) / 1e-3
+    assert math.log(2) / slope == pytest.approx(vdt, rel=1e-5)
+
+
+def test_no_three_centimetre_ceiling():
+    cp = cl.clinical_params("breast")
+    assert cl.cells_to_diameter(cp.ceiling_cells) > 20.0  # cm: far above clinical sizes
+    assert cl.diameter_to_cells(cl.cells_to_diameter(3.3e9)) == pytest.approx(3.3e9)
+
+
+def test_patient_streams_depend_only_on_root_and_index():
+    a = cl.sample_patient(cl.clinical_params("lung"), np.random.default_rng(cl.patient_seed(7, 3)))
+    b = cl.sample_patient(cl.clinical_params("lung"), np.random.default_rng(cl.patient_seed(7, 3)))
+    c = cl.sample_patient(cl.clinical_params("lung"), np.random.default_rng(cl.patient_seed(7, 4)))
+    assert a == b and a != c
+
+
+def test_doubling_times_are_lognormal_across_patients():
+    cp = cl.clinical_params("colorectal")
+    draws = cl.sample_patients(cp, 20000, np.random.default_rng(1))
+    logs = np.log(draws.vdt_days)
+    # mean of 20000 normal draws: standard error sigma / sqrt(n)
+    assert abs(logs.mean() - math.log(cp.vdt_median_days)) < 5 * cp.vdt_sigma / math.sqrt(20000)
+    assert logs.std() == pytest.approx(cp.vdt_sigma, rel=0.05)
+
+
+def test_ctc_expectation_is_linear_in_shedding():
+    cp = cl.clinical_params("breast")
+    one = cl.ctc_expected(1e4, cp)
+    assert cl.ctc_expected(2e4, cp) == pytest.approx(2 * one)
+    expected = cp.ctc_recovery * 1e4 * cp.ctc_residence_days / cp.blood_volume_ml * 7.5
+    assert one == pytest.approx(expected)
+
+
+def test_bad_parameter_is_named():
+    with pytest.raises(CircnetError, match="vdt_median_days"):
+        cl.clinical_params("breast", vdt_median_days=-1.0)

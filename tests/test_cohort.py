@@ -1,0 +1,248 @@
+"""Tests of the batched cohort engine (circnet.cohort, _cohort_engine, _cohort_random)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import circnet
+from circnet._clinical import patient_seed
+from circnet._cohort_random import patient_keys, philox_block, poisson_inverse, uniforms
+from circnet.cohort import CohortResult, kaplan_meier, simulate_cohort
+from circnet.errors import ParameterError, UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def model() -> circnet.TransportModel:
+    return circnet.TransportModel(circnet.default_body())
+
+
+@pytest.fixture(scope="module")
+def cohort(model: circnet.TransportModel) -> CohortResult:
+    return simulate_cohort(model, "colon_rectum", 60, rng=11, years=5, keep_colonies=True)
+
+
+# ---------------------------------------------------------------- randomness
+def test_philox_matches_numpy_bit_for_bit() -> None:
+    keys = patient_keys(3, np.arange(4))
+    ours = philox_block((np.array([1, 5, 9, 2]), 7, 3, 2), keys)
+    for j, c0 in enumerate([1, 5, 9, 2]):
+        ref = np.random.Philox(key=keys[j], counter=[c0 - 1, 7, 3, 2]).random_raw(4)
+        assert (ours[j] == ref).all()
+
+
+def test_patient_keys_follow_the_seed_sequence_of_the_laws() -> None:
+    key = patient_keys(5, np.array([3]))[0]
+    assert (key == patient_seed(5, 3).generate_state(2, np.uint64)).all()
+
+
+def test_uniforms_are_uniform_and_open() -> None:
+    u = uniforms(patient_keys(1, np.arange(2000)), np.arange(2000) + 1, 0, 0, 0).ravel()
+    assert 0.0 < u.min() and u.max() < 1.0
+    assert stats.kstest(u, "uniform").pvalue > 0.001
+
+
+@pytest.mark.parametrize("mean", [0.003, 0.7, 4.0, 55.0, 3e4, 2e9])
+def test_poisson_inverse_has_the_poisson_law(mean: float) -> None:
+    rng = np.random.default_rng(2)
+    k = poisson_inverse(rng.random(20_000), np.full(20_000, mean))
+    assert k.dtype == np.int64 and (k >= 0).all()
+    se = np.sqrt(mean / k.size)
+    assert abs(k.mean() - mean) < 5 * se + 1e-9
+    if mean > 1:
+        assert k.var() / mean == pytest.approx(1.0, abs=0.05)
+
+
+def test_poisson_inverse_is_the_quantile() -> None:
+    u = np.array([0.05, 0.5, 0.95])
+    assert poisson_inverse(u, np.full(3, 12.0)).tolist() == stats.poisson.ppf(u, 12.0).tolist()
+
+
+# ---------------------------------------------------------------- seeds and batches
+def test_a_patient_is_the_same_alone_in_a_batch_and_in_a_part(
+    model: circnet.TransportModel, cohort: CohortResult
+) -> None:
+    rows = cohort.patients.set_index("patient")
+    for i in (0, 37, 59):
+        alone = simulate_cohort(model, "colon_rectum", 1, rng=11, years=5, first_patient=i)
+        pd.testing.assert_series_equal(
+            alone.patients.set_index("patient").loc[i], rows.loc[i], check_names=False
+        )
+    part = simulate_cohort(model, "colon_rectum", 30, rng=11, years=5, first_patient=20)
+    pd.testing.assert_frame_equal(
+        part.patients.set_index("patient"), rows.loc[20:49], check_like=False
+    )
+
+
+def test_seeds_reproduce_and_differ(model: circnet.TransportModel, cohort: CohortResult) -> None:
+    again = simulate_cohort(model, "colon_rectum", 60, rng=11, years=5)
+    pd.testing.assert_frame_equal(again.patients, cohort.patients)
+    other = simulate_cohort(model, "colon_rectum", 5, rng=12, years=5)
+    assert not other.patients["vdt_days"].equals(cohort.patients["vdt_days"].iloc[:5])
+    assert cohort.entropy == 11
+    seq = simulate_cohort(model, "colon_rectum", 5, rng=np.random.SeedSequence(11), years=5)
+    pd.testing.assert_frame_equal(seq.patients, cohort.patients.iloc[:5])
+
+
+# ---------------------------------------------------------------- conservation and laws
+def test_every_shed_cell_is_accounted_for(cohort: CohortResult) -> None:
+    p = cohort.patients
+    assert (
+        p["shed_by_diagnosis"]
+        == p["dead_in_transport"] + p["colonies_founded"] + p["nodal_founded"]
+    ).all()
+    dormant = p["dormant_distant_at_diagnosis"] + p["dormant_nodal_at_diagnosis"]
+    assert (
+        p["colonies_founded"] + p["nodal_founded"]
+        == dormant + p["dormant_died"] + p["awakened_by_diagnosis"]
+    ).all()
+    for c in ("shed_by_diagnosis", "colonies_founded", "awakened_by_diagnosis"):
+        assert p[c].dtype.kind == "i"
+    # the integer balance scatters around the expected shedding (Poisson)
+    ratio = p["shed_by_diagnosis"].sum() / p["shed_expected"].sum()
+    assert ratio == pytest.approx(1.0, rel=1e-3)
+    # awakened colonies by diagnosis are the colonies listed
+    c = cohort.colonies
+    diag = p.set_index("patient")["diagnosis_day"]
+    listed = (c["awakened"] <= diag.reindex(c["patient"]).to_numpy()).groupby(c["patient"]).sum()
+    got = p.set_index("patient")["awakened_by_diagnosis"]
+    assert (listed.reindex(got.index, fill_value=0) == got).all()
+
+
+def test_diagnosis_follows_the_closed_form_growth(cohort: CohortResult) -> None:
+    from circnet._clinical import gompertz_time
+
+    p, cp = cohort.patients, cohort.params
+    t = gompertz_time(cp.start_cells, p["diagnosis_cells"], p["growth_rate"], cp.ceiling_cells)
+    assert (p["diagnosis_day"] == np.maximum(np.ceil(t), 1)).all()
+    # log-normal VDT with the table's median and sigma
+    z = np.log(p["vdt_days"] / cp.vdt_median_days) / cp.vdt_sigma
+    assert stats.kstest(z, "norm").pvalue > 0.001
+
+
+def test_events_are_consistent(cohort: CohortResult) -> None:
+    p = cohort.patients
+    sync = p[p["synchronous"]]
+    assert (sync["first_distant_day"] <= sync["diagnosis_day"]).all()
+    assert (sync["synchronous_sites"] != "").all()
+    assert (p.loc[~p["synchronous"], "synchronous_sites"] == "").all()
+    late = p[~p["synchronous"] & p["first_distant_day"].notna()]
+    assert (late["first_distant_day"] > late["diagnosis_day"]).all()
+    assert not p["first_distant_site"].isin(["colon_rectum"]).any()
+
+
+def test_no_awakening_means_no_metastases(model: circnet.TransportModel) -> None:
+    res = simulate_cohort(model, "lung", 40, rng=3, years=5, awakening_rate=0.0)
+    assert len(res.colonies) == 0 and res.patients["colonies_followed"].sum() == 0
+    assert not res.patients["synchronous"].any() and not res.patients["node_positive"].any()
+    assert res.figures().loc["synchronous distant metastases", "value"] == 0.0
+
+
+@pytest.mark.slow
+def test_natural_history_has_at_least_the_metastases_of_surgery(
+    model: circnet.TransportModel,
+) -> None:
+    kw = dict(rng=5, years=2)
+    surg = simulate_cohort(model, "lung", 30, scenario="surgery", **kw)
+    nat = simulate_cohort(model, "lung", 30, scenario="natural", **kw)
+    assert (nat.patients["diagnosis_day"] == surg.patients["diagnosis_day"]).all()
+    assert (
+        nat.patients["first_distant_day"].notna().sum()
+        >= surg.patients["first_distant_day"].notna().sum()
+    )
+
+
+# ---------------------------------------------------------------- figures and outputs
+def test_kaplan_meier_matches_a_hand_computation() -> None:
+    km = kaplan_meier([2, 3, 3, 5, 8, 8], [True, True, False, True, False, False])
+    assert km["survival"].round(6).tolist() == [1.0, 0.833333, 0.666667, 0.444444]
+    assert (km["lower"] <= km["survival"]).all() and (km["survival"] <= km["upper"]).all()
+    with pytest.raises(ParameterError, match="same length"):
+        kaplan_meier([1, 2], [True])
+
+
+def test_figures_table(cohort: CohortResult) -> None:
+    f = cohort.figures()
+    assert {"value", "low", "high", "n", "unit"} <= set(f.columns)
+    sync = f.loc["synchronous distant metastases"]
+    assert sync["value"] == pytest.approx(100 * cohort.patients["synchronous"].mean())
+    assert sync["low"] <= sync["value"] <= sync["high"]
+    assert cohort.first_sites().sum() == pytest.approx(1.0)
+    km = cohort.survival()
+    assert km["survival"].is_monotonic_decreasing
+
+
+def test_save_writes_the_table(cohort: CohortResult, tmp_path) -> None:
+    out = tmp_path / "cohort.csv"
+    cohort.save(out)
+    back = pd.read_csv(out)
+    assert len(back) == len(cohort.patients)
+    with pytest.raises(ParameterError, match="must end in .csv"):
+        cohort.save(tmp_path / "cohort.txt")
+
+
+def test_survival_plot(cohort: CohortResult, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    path = cohort.plot_survival(path=tmp_path / "km.svg")
+    assert path.exists() and path.stat().st_size > 1000
+    from circnet._cohort_figure import cohort_figure
+
+    assert len(cohort_figure(cohort).axes) == 2
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n": 0}, ParameterError, "`n` must be >= 1"),
+        ({"years": -1}, ParameterError, "`years` must be > 0"),
+        ({"scenario": "chemo"}, ParameterError, "scenario"),
+        ({"follow": "some"}, ParameterError, "follow"),
+        ({"rng": -3}, ParameterError, "`rng` must be >= 0"),
+        ({"rng": "x"}, ParameterError, "`rng` must be an int"),
+        ({"primary": "spleenx"}, UnknownNameError, "unknown primary site"),
+        ({"params": {"a": 1}}, ParameterError, "`params` must be ClinicalParams"),
+        ({"body": 3}, ParameterError, "`body` must be a body graph"),
+        ({"first_patient": -1}, ParameterError, "`first_patient` must be >= 0"),
+        ({"keep_colonies": "yes"}, ParameterError, "`keep_colonies` must be True or False"),
+        ({"no_such_law": 1.0}, ParameterError, "unknown clinical parameter"),
+    ],
+)
+def test_validation(model: circnet.TransportModel, kwargs, error, match) -> None:
+    args = {"body": model, "primary": "colon_rectum", "n": 2, "rng": 1, **kwargs}
+    with pytest.raises(error, match=match):
+        simulate_cohort(**args)
+
+
+# ---------------------------------------------------------------- same laws as the course
+@pytest.mark.slow
+def test_same_outcome_distribution_as_the_single_course(model: circnet.TransportModel) -> None:
+    """Cohort engine vs simulate_course on the clinical laws (lung, 4 years from day 0).
+
+    Without the angiogenic switch (``switch_rate=0``), so that no metastasis seeds more
+    (the single course then takes under a second): diagnosis day, node-positive share
+    (dormancy, nodal kill, awakening, avascular growth) and CTC at diagnosis.
+    """
+    import inspect
+
+    if "scenario" not in inspect.signature(circnet.simulate_course).parameters:
+        pytest.skip("simulate_course does not implement the clinical laws of _clinical.py yet")
+    rows = []
+    for i in range(80):
+        s = circnet.simulate_course(
+            model, "lung", 4, rng=patient_seed(99, i), switch_rate=0.0
+        ).summary
+        rows.append(
+            (s["diagnosis_day"], s["node_positive_at_diagnosis"], s["ctc_per_7_5ml_at_diagnosis"])
+        )
+    course = pd.DataFrame(rows, columns=["diag", "node", "ctc"]).dropna()
+    p = simulate_cohort(model, "lung", 3000, rng=7, years=4, switch_rate=0.0).patients
+    p = p[p["diagnosis_day"] <= 4 * 365.25]
+    assert stats.ks_2samp(course["diag"], p["diagnosis_day"]).pvalue > 0.001
+    assert (
+        stats.ks_2samp(course["ctc"].astype(float), p["ctc_expected_at_diagnosis"]).pvalue > 0.001
+    )
+    k, m = int(course["node"].astype(bool).sum()), len(course)
+    assert stats.binomtest(k, m, float(p["node_positive"].mean())).pvalue > 0.001
