@@ -48,7 +48,7 @@ def _patient(args: tuple[str, np.random.SeedSequence]) -> dict:
         "first_detectable_day": s["first_detectable_metastasis_day"],
         "first_detectable_site": s["first_detectable_metastasis_site"],
         "vascular_metastases": s["vascular_metastases_end"],
-        "metastatic_cells": s["metastatic_cells_end"],
+        "metastatic_cells": s["vascular_metastasis_cells_end"],
         "rows": len(res.events),
     }
 
@@ -68,7 +68,7 @@ def single_course(primary: str, sex: str, repeats: int = 5) -> dict:
         "CPU s": statistics.median(cpu),
         "target": "< 1 s",
         "note": f"{repeats} seeds; {int(res.daily['shed'].sum()):.3g} cells shed, "
-        f"{int(res.summary['colonies_founded']):.3g} colonies founded (last seed)",
+        f"{int(res.summary['cells_disseminated_to_organs']):.3g} cells disseminated (last seed)",
     }
 
 

@@ -1,14 +1,17 @@
 """The figure of a disease course: burden per site over time, and the events per site.
 
-Top panel (:func:`draw_burden`): tumour cells at the primary and the sites with the
-largest burden, log scale, with the total metastatic burden and the detection threshold.
-Bottom panel (:func:`draw_events`): one row per site (the primary first, then the sites
-with the most colonies founded); the foundings as a strip whose colour gives the number
-of colonies founded in each period (log colour scale), so a site seeded all along reads
-differently from one seeded once; angiogenic switches, detection and clearing as
-markers; the count of each kind of event per site at the right end of its row; surgery
-and the start of an angiogenesis inhibitor as dashed vertical lines. Used by
-:func:`circnet.plots.plot_course` and the course report.
+Top panel (:func:`draw_burden`): cells of the primary and the metastatic burden (cells in
+vascular metastases) at the sites with the largest burden, log scale, with the total
+metastatic burden and the detection threshold. Middle panel (:func:`draw_stages`): what is
+*not* metastatic burden, in colours of its own: the number of dormant disseminated cells
+and the cells in avascular micrometastases, all sites together (words of
+:data:`circnet.course.COURSE_TERMS`). Bottom panel (:func:`draw_events`): one row per
+site (the primary first, then the sites with the most cells disseminated); the foundings
+as a strip whose colour gives the number of cells disseminated in each period (log colour
+scale), so a site seeded all along reads differently from one seeded once; angiogenic
+switches, detection and clearing as markers; the count of each kind of event per site at
+the right end of its row; surgery and the start of an angiogenesis inhibitor as dashed
+vertical lines. Used by :func:`circnet.plots.plot_course` and the course report.
 
 Examples
 --------
@@ -17,8 +20,10 @@ Examples
 >>> res = circnet.simulate_course(circnet.default_body(), "colon_rectum", 1, rng=1)
 >>> fig = course_figure(res)
 >>> fig.axes[1].get_title(loc="left")
+'Not metastases: dormant disseminated cells and avascular micrometastases'
+>>> fig.axes[2].get_title(loc="left")
 'Events per site'
->>> [t.get_text() for t in fig.axes[1].get_yticklabels()][0]
+>>> [t.get_text() for t in fig.axes[2].get_yticklabels()][0]
 'colon_rectum'
 
 """
@@ -36,13 +41,28 @@ from ._format import fmt_number
 from ._validation import check_int
 from .errors import ParameterError
 
-__all__ = ["course_figure", "draw_burden", "draw_events", "check_course"]
+__all__ = ["course_figure", "draw_burden", "draw_stages", "draw_events", "check_course"]
+
+#: Colours of the stages (one each, used by every course picture).
+STAGE_COLOURS = {
+    "primary": "#000000",
+    "vascular metastases": "#54278f",
+    "avascular micrometastases": "#e6550d",
+    "dormant disseminated cells": "#3182bd",
+}
 
 _EVENT_STYLE = {  # kind -> (marker, colour, legend text, counted as)
-    "angiogenic_switch": ("^", "#d32f2f", "angiogenic switch", "angiogenic switches"),
+    "angiogenic_switch": (
+        "^",
+        "#d32f2f",
+        "angiogenic switch (becomes vascular)",
+        "angiogenic switches",
+    ),
     "detectable": ("*", "#000000", "became detectable", "detected"),
     "cleared": ("x", "#616161", "tumour cleared", "cleared"),
 }
+# site lines: tab10 without the colours of the stages (purple, orange, blue) and black
+_SITE_COLOURS = ("#2ca02c", "#d62728", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _LINES = {"surgery": ("#1e63c4", "surgery"), "inhibitor_start": ("#2e9d3a", "inhibitor from")}
 _BINS = 80
 
@@ -68,32 +88,49 @@ def draw_burden(ax: Any, result: Any, *, top: int = 8, title: Any = None) -> Any
     top = check_int(top, "top", low=1)
     ts = result.timeseries
     primary = str(result.primary)
-    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
+    staged = "vascular_metastasis_cells" in ts.columns
+    value = "vascular_metastasis_cells" if staged else "total_cells"
+    cells = ts.pivot_table(index="day", columns="site", values=value, observed=True)
     cells.columns = [str(c) for c in cells.columns]
+    if staged:
+        own = ts[ts["site"].astype(str) == primary]
+        prim = own.set_index("day")["primary_cells"].reindex(cells.index)
     scale, unit, end_days = _time_scale(result)
     others = [c for c in cells.columns if c != primary]
+    if staged:  # the primary's own site: its vascular metastases only
+        others = list(cells.columns)
     ranked = cells[others].max(axis=0).sort_values(ascending=False) if others else pd.Series()
     shown = [c for c in ranked.index[: max(top - 1, 1)] if ranked[c] > 0]
     t = np.asarray(cells.index, dtype=float) / scale
     with np.errstate(divide="ignore", invalid="ignore"):
-        if primary in cells.columns:
+        v = None
+        if staged:
+            v = prim.to_numpy(dtype=float)
+        elif primary in cells.columns:
             v = cells[primary].to_numpy(dtype=float)
+        if v is not None:
             ax.plot(
-                t, np.where(v > 0, v, np.nan), color="black", lw=2.2, label=f"{primary} (primary)"
+                t,
+                np.where(v > 0, v, np.nan),
+                color=STAGE_COLOURS["primary"],
+                lw=2.2,
+                label=f"{primary} (primary)",
             )
         for i, site in enumerate(shown):
             v = cells[site].to_numpy(dtype=float)
-            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=f"C{i % 10}", label=site)
+            colour = _SITE_COLOURS[i % len(_SITE_COLOURS)]
+            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=colour, label=site)
         daily = result.daily
-        if "metastatic_cells" in daily and len(daily):
-            v = daily["metastatic_cells"].to_numpy(dtype=float)
+        total = "vascular_metastasis_cells" if staged else "metastatic_cells"
+        if total in daily and len(daily):
+            v = daily[total].to_numpy(dtype=float)
             ax.plot(
                 np.asarray(daily.index, dtype=float) / scale,
                 np.where(v > 0, v, np.nan),
-                color="#54278f",
+                color=STAGE_COLOURS["vascular metastases"],
                 lw=1.2,
                 ls="--",
-                label="all metastases",
+                label="metastatic burden, all sites",
             )
     det = float(getattr(result.params, "detection_cells", math.nan))
     if math.isfinite(det):
@@ -109,7 +146,8 @@ def draw_burden(ax: Any, result: Any, *, top: int = 8, title: Any = None) -> Any
         )
     if ax.has_data():
         ax.set_yscale("log")
-    ax.set_ylabel("tumour cells at the site (log scale)")
+    what = "cells in vascular metastases" if staged else "tumour cells"
+    ax.set_ylabel(f"{what} at the site\n(primary: its cells; log scale)", fontsize=8)
     ax.set_xlabel(f"time since the start ({unit})")
     ax.grid(alpha=0.3, which="major")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -117,6 +155,47 @@ def draw_burden(ax: Any, result: Any, *, top: int = 8, title: Any = None) -> Any
         span = f"{end_days / 365.25:.3g} years" if unit == "years" else f"{end_days:g} days"
         title = f"Disease course from a primary in {primary}: {span}"
     ax.set_title(str(title), fontsize=10)
+    _vertical_lines(ax, result, scale)
+    ax.set_xlim(0, max(end_days, 1.0) / scale)
+    return ax
+
+
+def draw_stages(ax: Any, result: Any) -> Any:
+    """What is not metastatic burden, all sites together, on ``ax`` (log scale).
+
+    The number of dormant disseminated cells and the cells in avascular micrometastases
+    (``result.daily``), each in the colour of its stage; returns ``ax``.
+    """
+    scale, unit, end_days = _time_scale(result)
+    daily = result.daily
+    lines = (
+        ("dormant_cells", "dormant disseminated cells", "dormant disseminated cells (number)"),
+        (
+            "micrometastasis_cells",
+            "avascular micrometastases",
+            "cells in avascular micrometastases",
+        ),
+    )
+    t = np.asarray(daily.index, dtype=float) / scale
+    with np.errstate(invalid="ignore"):
+        for column, stage, text in lines:
+            if column not in daily or not len(daily):
+                continue
+            v = daily[column].to_numpy(dtype=float)
+            colour = STAGE_COLOURS[stage]
+            ax.plot(t, np.where(v > 0, v, np.nan), lw=1.4, color=colour, label=text)
+    if ax.has_data():
+        ax.set_yscale("log")
+    ax.set_ylabel("all sites (log scale)", fontsize=8)
+    ax.set_xlabel(f"time since the start ({unit})")
+    ax.grid(alpha=0.3, which="major")
+    ax.set_title(
+        "Not metastases: dormant disseminated cells and avascular micrometastases",
+        fontsize=9,
+        loc="left",
+    )
+    if ax.has_data():
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _vertical_lines(ax, result, scale)
     ax.set_xlim(0, max(end_days, 1.0) / scale)
     return ax
@@ -166,7 +245,9 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
             extent=(0, span / scale, len(sites) - 0.5, -0.5),
         )
         bar = ax.figure.colorbar(im, ax=ax, location="bottom", shrink=0.5, aspect=40, pad=0.02)
-        bar.set_label(f"colonies founded per {fmt_number(span / _BINS, digits=2)} days", fontsize=7)
+        bar.set_label(
+            f"cells disseminated per {fmt_number(span / _BINS, digits=2)} days", fontsize=7
+        )
         bar.ax.tick_params(labelsize=7)
     for kind, (marker, colour, text, _) in _EVENT_STYLE.items():
         e = marked[(marked["kind"] == kind) & marked["site"].isin(row)]
@@ -185,7 +266,7 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     for s, i in row.items():
         parts = []
         if (s, "founded") in counts and counts[(s, "founded")] > 0:
-            parts.append(f"{fmt_number(int(counts[(s, 'founded')]))} founded")
+            parts.append(f"{fmt_number(int(counts[(s, 'founded')]))} disseminated")
         for kind, (_, _, _, counted) in _EVENT_STYLE.items():
             if (s, kind) in counts and counts[(s, kind)] > 0:
                 parts.append(f"{int(counts[(s, kind)])} {counted}")
@@ -216,9 +297,11 @@ def course_figure(result: Any, *, top: int = 8, title: Any = None, pyplot: bool 
     (``pyplot``: made by pyplot, see :func:`circnet._figure.new_figure`)."""
     check_course(result)
     top = check_int(top, "top", low=1)
-    fig = new_figure(9.5, 8.0, pyplot=pyplot)
-    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    fig = new_figure(9.5, 10.0, pyplot=pyplot)
+    ax, mid, ax2 = fig.subplots(3, 1, sharex=True, height_ratios=[3, 1.4, 2])
     draw_burden(ax, result, top=top, title=title)
     ax.set_xlabel("")
+    draw_stages(mid, result)
+    mid.set_xlabel("")
     draw_events(ax2, result, rows=max(top * 2, 12))
     return fig

@@ -38,6 +38,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "DAILY",
     "SITE_STATS",
+    "STAGE_STATS",
     "MAX_RECORD_BYTES",
 ]
 
@@ -71,10 +72,22 @@ EVENT_COLUMNS: Mapping[str, type] = {
 DAILY = ("shed", "shed_primary", "dead", "colonies", "nodal", "switched", "vanished", "cleared")
 #: Per-site statistics in :attr:`Records.stats`.
 SITE_STATS = ("n_tumours", "n_vascular", "total_cells", "largest_cells")
+#: Per-site counts by stage in :attr:`Records.stages` (words of :mod:`circnet.course`):
+#: dormant disseminated cells, avascular micrometastases (number and cells), vascular
+#: metastases (number and cells), detectable metastases, and the primary's cells.
+STAGE_STATS = (
+    "dormant_cells",
+    "micrometastases",
+    "micrometastasis_cells",
+    "vascular_metastases",
+    "vascular_metastasis_cells",
+    "detectable_metastases",
+    "primary_cells",
+)
 _MIN_CAPACITY = 64
 #: Most memory the per-step records of one course may take (bytes), checked before they
-#: are allocated: about 125,000 steps (342 years of daily steps) of the reference body.
-MAX_RECORD_BYTES = 128 * 2**20
+#: are allocated: about 117,000 steps (320 years of daily steps) of the reference body.
+MAX_RECORD_BYTES = 384 * 2**20
 #: Compact only stores larger than this, and only when a quarter of the rows are empty.
 _COMPACT_ABOVE = 256
 
@@ -336,6 +349,9 @@ class Records:
         Primary and metastatic cells at the end of step ``i``.
     stats : float64 (n_steps + 1, len(SITE_STATS), n_sites)
         Per-site statistics at the start (index 0) and the end of every step.
+    stages : float64 (n_steps + 1, len(STAGE_STATS), n_sites)
+        Per-site counts by stage, at the same times (NaN for the steps of a checkpoint
+        written before circnet recorded them).
     """
 
     def __init__(self, n_steps: int, n_sites: int) -> None:
@@ -349,11 +365,13 @@ class Records:
         self.daily: Ints = np.zeros((n_steps, len(DAILY)), dtype=np.int64)
         self.daily_cells: Floats = np.zeros((n_steps, 2))
         self.stats: Floats = np.zeros((n_steps + 1, len(SITE_STATS), n_sites))
+        self.stages: Floats = np.zeros((n_steps + 1, len(STAGE_STATS), n_sites))
 
     @staticmethod
     def nbytes(n_steps: int, n_sites: int) -> int:
         """Bytes the records of ``n_steps`` steps over ``n_sites`` sites take."""
-        return 8 * (n_steps * (len(DAILY) + 2) + (n_steps + 1) * len(SITE_STATS) * n_sites)
+        per_step = (len(SITE_STATS) + len(STAGE_STATS)) * n_sites
+        return 8 * (n_steps * (len(DAILY) + 2) + (n_steps + 1) * per_step)
 
     def to_arrays(self, steps: int) -> dict[str, np.ndarray]:
         """The records of the first ``steps`` steps as checkpoint arrays."""
@@ -361,17 +379,26 @@ class Records:
             "daily": self.daily[:steps],
             "daily_cells": self.daily_cells[:steps],
             "stats": self.stats[: steps + 1],
+            "stages": self.stages[: steps + 1],
         }
 
     def load(self, arrays: Mapping[str, np.ndarray], steps: int, where: str) -> None:
-        """Fill the first ``steps`` steps from checkpoint arrays (CheckpointError if bad)."""
+        """Fill the first ``steps`` steps from checkpoint arrays (CheckpointError if bad).
+
+        A checkpoint without ``stages`` (written by an earlier circnet) still resumes:
+        its steps get NaN stage counts.
+        """
         expect = {
             "daily": (self.daily, (steps, len(DAILY))),
             "daily_cells": (self.daily_cells, (steps, 2)),
             "stats": (self.stats, (steps + 1, *self.stats.shape[1:])),
+            "stages": (self.stages, (steps + 1, *self.stages.shape[1:])),
         }
         for key, (target, shape) in expect.items():
             a = arrays.get(key)
+            if a is None and key == "stages":
+                target[: shape[0]] = np.nan
+                continue
             if a is None:
                 raise CheckpointError(f"checkpoint {where} lacks the array {key!r}")
             if a.shape != shape or not np.can_cast(a.dtype, target.dtype, casting="same_kind"):

@@ -12,7 +12,8 @@ Time advances in steps of ``dt_days`` (one day by default). In each step, in ord
    hours, growth days to years (design §4), so the cells reach their fates within the
    step;
 4. **growth** of every tumour over the step (:func:`circnet.tumour.grow`);
-5. **dormancy**: each avascular colony switches on angiogenesis with probability
+5. **dormancy**: each avascular colony (a dormant disseminated cell or an avascular
+   micrometastasis, see the words below) switches on angiogenesis with probability
    ``1 - exp(-switch_rate dt)`` (adjusted for competing loss), vanishes with rate
    ``dormant_death_rate``, or stays dormant at or below the avascular limit;
 6. **founding**: every colony fate (in an organ) and nodal fate (in a lymph-node group)
@@ -36,7 +37,7 @@ Conservation: in every step ``shed = dead + colonies founded + nodal tumours fou
 exactly (integer counts), reported per step in :attr:`CourseResult.daily`.
 
 Limits: a course has at most :data:`MAX_STEPS` steps and ``dt_days >= MIN_DT_DAYS``; its
-per-step records take at most :data:`~circnet._rows.MAX_RECORD_BYTES` (about 342 years
+per-step records take at most :data:`~circnet._rows.MAX_RECORD_BYTES` (about 320 years
 of daily steps of the reference body); growth over one step takes at most
 :data:`~circnet._day.MAX_SUBSTEPS` RK4 sub-steps; tumours hold and shed at most
 :data:`~circnet.simulate.MAX_CELLS` cells (a :class:`~circnet.ParameterError` names the
@@ -53,6 +54,17 @@ treatment and seed) and resumed with :func:`resume_course`, or by calling
 bit-identical to an uninterrupted one.
 
 Units: time in days (a year is 365.25 days), sizes in cells (1e9 cells ~ 1 cm^3 ~ 1 g).
+
+Words (defined in :data:`COURSE_TERMS`; the result's columns, the report and the plots
+keep them apart and never add dormant cells or micrometastases into the metastatic
+burden): a **dormant disseminated cell** is a tumour outside the primary below
+``2 ** DORMANT_BELOW_DOUBLINGS * colony_cells`` (2 cells by default: it has not completed
+a doubling); an **avascular micrometastasis** has divided but has no vessels and stalls
+at ``avascular_limit_cells``; a **vascular metastasis** has switched on angiogenesis
+(``switch_rate``, open to every avascular colony) and grows on: its cells are the
+**metastatic burden**; a **detectable metastasis** has at least ``detection_cells``.
+The stages are a reading of the state (size and vascular flag of each tumour), made for
+the tables and pictures; the laws of the course do not depend on them.
 """
 
 from __future__ import annotations
@@ -72,10 +84,11 @@ import pandas as pd
 
 from ._course_checkpoint import KIND as _KIND
 from ._course_checkpoint import check_expected, restore_course, save_course
-from ._day import EVENT_KINDS, Engine
+from ._day import DORMANT_BELOW_DOUBLINGS, EVENT_KINDS, Engine
 from ._files import fingerprint, load_checkpoint
-from ._frames import tables
-from ._validation import check_number, check_path, check_rng
+from ._frames import BURDEN_STAGES as _BURDEN
+from ._frames import COURSE_TERMS, tables
+from ._validation import check_choice, check_number, check_path, check_rng
 from .cells import CellProfile
 from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
 from .population import CellPopulation
@@ -94,6 +107,8 @@ __all__ = [
     "MAX_STEPS",
     "MIN_DT_DAYS",
     "LONG_COURSE_STEPS",
+    "COURSE_TERMS",
+    "DORMANT_BELOW_DOUBLINGS",
 ]
 
 #: Days per year used to turn ``years`` into steps.
@@ -124,19 +139,41 @@ class CourseResult:
     timeseries : pandas.DataFrame
         Tidy: one row per (day, site) for every site that ever held a tumour; columns
         ``day, site, n_tumours, n_vascular, total_cells, largest_cells, detectable``
-        (``largest_cells >= params.detection_cells``). The primary's site includes the
-        primary.
+        (``largest_cells >= params.detection_cells``), all tumours together, dormant
+        cells and the primary included; then by stage (the words of
+        :data:`COURSE_TERMS`): ``dormant_cells`` (number of dormant disseminated cells),
+        ``micrometastases`` and ``micrometastasis_cells`` (avascular micrometastases),
+        ``vascular_metastases`` and ``vascular_metastasis_cells`` (the metastatic
+        burden), ``detectable_metastases`` and ``primary_cells``.
     events : pandas.DataFrame
         ``day, site, kind, count, cells, primary``; kinds in :data:`EVENT_KINDS`
-        (``founded`` counts the colonies founded at a site in a step; ``cells`` is the
-        size of one tumour of the event).
+        (``founded`` counts the dormant disseminated cells lodged at a site in a step;
+        ``cells`` is the size of one tumour of the event).
     daily : pandas.DataFrame
         Per step (indexed by the step's end day): cells ``shed`` (of which
-        ``shed_primary``), their fates ``dead``, ``colonies``, ``nodal``; colonies
-        ``switched`` on, dormant colonies ``vanished``, tumours ``cleared``;
-        ``primary_cells`` and ``metastatic_cells`` at the end of the step.
+        ``shed_primary``), their fates ``dead``, ``colonies`` (disseminated to organs),
+        ``nodal`` (to lymph nodes); colonies ``switched`` on, avascular colonies
+        ``vanished``, tumours ``cleared``; at the end of the step ``primary_cells``,
+        ``disseminated_tumour_cells`` (every tumour cell outside the primary, dormant
+        ones included), ``dormant_cells`` (number), ``micrometastasis_cells`` and
+        ``vascular_metastasis_cells``.
     summary : pandas.Series
-        Headline numbers (first metastasis, first detectable metastasis, burden, totals).
+        Headline numbers: first vascular and first detectable metastasis (day, site),
+        detectable metastatic sites, and at the end ``primary_cells_end``,
+        ``dormant_cells_end``, ``micrometastases_end``, ``micrometastasis_cells_end``,
+        ``vascular_metastases_end``, ``vascular_metastasis_cells_end``,
+        ``detectable_metastases_end``; totals ``cells_shed``,
+        ``cells_disseminated_to_organs``, ``cells_disseminated_to_nodes``;
+        ``conserved``.
+
+    Notes
+    -----
+    Words (defined in :mod:`circnet.course` and :data:`COURSE_TERMS`): a **dormant
+    disseminated cell** is a tumour outside the primary that has not completed a
+    doubling (fewer than 2 cells by default); an **avascular micrometastasis** has
+    divided but has no vessels and stalls at about 1e6 cells; a **vascular metastasis**
+    has switched on angiogenesis and grows on (its cells are the **metastatic burden**);
+    a **detectable metastasis** has at least ``params.detection_cells`` cells.
     status : str
         ``"finished"``, or ``"stopped"`` at ``stop_day`` (continue with
         :func:`resume_course`).
@@ -176,16 +213,35 @@ class CourseResult:
             return None
         return float(e["day"].iloc[0]), str(e["site"].iloc[0])
 
-    def burden(self, day: float) -> pd.Series:
-        """Total tumour cells per site at the last record on or before ``day``."""
+    def burden(self, day: float, *, stage: str = "metastases") -> pd.Series:
+        """Tumour cells per site at the last record on or before ``day``.
+
+        Parameters
+        ----------
+        day : float
+        stage : {"metastases", "micrometastases", "dormant", "all"}
+            Cells of the primary and the vascular metastases (default: the burden a
+            clinician would see), cells in avascular micrometastases, the number of
+            dormant disseminated cells, or every tumour cell (all stages together).
+
+        Examples
+        --------
+        >>> import circnet
+        >>> res = circnet.simulate_course(circnet.default_body(), "colon_rectum", 1, rng=1)
+        >>> b = res.burden(365)
+        >>> b.name, bool(b["colon_rectum"] > 1e6)
+        ('cells of the primary and the vascular metastases at day 365', True)
+        """
         day = check_number(day, "day", unit="days")
+        stage = check_choice(stage, "stage", tuple(_BURDEN))
+        columns, what = _BURDEN[stage]
         ts = self.timeseries
         days = ts["day"].unique()
         sel = days[days <= day]
         if sel.size == 0:
             raise ParameterError(f"`day` {day} is before the course starts")
-        at = ts[ts["day"] == sel.max()]
-        return at.set_index("site")["total_cells"].rename(f"cells at day {sel.max():g}")
+        at = ts[ts["day"] == sel.max()].set_index("site")
+        return at[list(columns)].sum(axis=1).rename(f"{what} at day {sel.max():g}")
 
 
 def _result(engine: Engine) -> CourseResult:
@@ -375,6 +431,12 @@ def simulate_course(
     Returns
     -------
     CourseResult
+        Per site and day, the tumours by stage: **dormant disseminated cells** (not yet
+        doubled: fewer than 2 cells by default; not metastases), **avascular
+        micrometastases** (divided, no vessels, stall at about 1e6 cells), **vascular
+        metastases** (switched on angiogenesis; their cells are the metastatic burden) and
+        **detectable** metastases (at least ``detection_cells``); see
+        :data:`COURSE_TERMS`.
 
     Raises
     ------
@@ -394,8 +456,10 @@ def simulate_course(
     >>> res.summary["conserved"]
     True
     >>> off = circnet.simulate_course(body, "colon_rectum", 2, rng=7, shedding_rate=0.0)
-    >>> int(off.summary["colonies_founded"])
+    >>> int(off.summary["cells_disseminated_to_organs"])
     0
+    >>> int(res.summary["dormant_cells_end"]) >= 0 and int(res.summary["micrometastases_end"]) >= 0
+    True
     """
     years_f = check_number(years, "years", low=0.0, unit="years")
     dt = check_number(dt_days, "dt_days", low=MIN_DT_DAYS, unit="days")

@@ -15,7 +15,8 @@ result object (fates, a distribution over time, a disease course, a body) and
 ========================  ==========================================================
 :func:`plot_fates`        bar chart of fate probabilities, one or several primaries
 :func:`plot_propagation`  where released cells are over time, by state group
-:func:`plot_course`       a disease course: burden per site (log scale), event timeline
+:func:`plot_course`       a disease course: metastatic burden per site, dormant cells and
+                          micrometastases apart (log scale), event timeline
 :func:`draw_body`         the body network: same layout and colours as the HTML view
 :func:`group_states`      sum a time x state table into the state groups below
 ========================  ==========================================================
@@ -44,7 +45,7 @@ import pandas as pd
 
 from ._body_figure import draw_body
 from ._calibration_figure import calibration_figure, plot_calibration
-from ._course_figure import check_course, course_figure, draw_burden, draw_events
+from ._course_figure import check_course, course_figure, draw_burden, draw_events, draw_stages
 from ._figure import (
     PLOT_FORMATS,
     figure_bytes,
@@ -472,12 +473,16 @@ def plot_course(
 ) -> Any:
     """The disease course: tumour burden per site over time, and the events per site.
 
-    Top panel: cells at the primary and at the ``top - 1`` metastatic sites with the
-    largest burden, on a log scale, with the total metastatic burden and the detection
-    threshold. Bottom panel: one row per site; a strip whose colour gives the number of
-    colonies founded in each period, markers for angiogenic switches, detection and
-    clearing, and the count of each kind of event per site at the row's right end;
-    surgery and the start of an angiogenesis inhibitor as dashed vertical lines.
+    Top panel: cells of the primary and the metastatic burden (cells in vascular
+    metastases) at the ``top - 1`` sites with the largest burden, on a log scale, with
+    the total metastatic burden and the detection threshold. Middle panel: what is not
+    metastatic burden, in colours of its own: the number of dormant disseminated cells
+    and the cells in avascular micrometastases (all sites). Bottom panel: one row per
+    site; a strip whose colour gives the number of cells disseminated there in each
+    period, markers for angiogenic switches, detection and clearing, and the count of
+    each kind of event per site at the row's right end; surgery and the start of an
+    angiogenesis inhibitor as dashed vertical lines. The words are defined in
+    :data:`circnet.course.COURSE_TERMS`.
 
     Parameters
     ----------
@@ -485,17 +490,18 @@ def plot_course(
         From :func:`circnet.simulate_course`.
     path : str or pathlib.Path, optional
         ``.png`` or ``.svg`` (written atomically).
-    ax : matplotlib.axes.Axes or pair of Axes, optional
+    ax : matplotlib.axes.Axes, or two or three Axes, optional
         One Axes: the burden panel only; two (e.g. from ``plt.subplots(2, 1)``): the
-        burden and the events panels. Default: a new figure with both.
+        burden and the events panels; three: the burden, the dormant cells and
+        micrometastases, and the events panels. Default: a new figure with all three.
     top : int
         Number of sites drawn in the top panel (the primary included).
     title : str, optional
 
     Returns
     -------
-    pathlib.Path, matplotlib.axes.Axes or tuple of two Axes
-        ``path`` when given, else what was drawn on (both Axes of a new figure).
+    pathlib.Path, matplotlib.axes.Axes or tuple of Axes
+        ``path`` when given, else what was drawn on (the three Axes of a new figure).
 
     Examples
     --------
@@ -517,16 +523,18 @@ def plot_course(
     top = check_int(top, "top", low=1)
     if ax is None:  # pyplot's figure when it is not saved: notebooks show it
         fig = course_figure(result, top=top, title=title, pyplot=path is None)
-        return save_figure(fig, path) if path is not None else tuple(fig.axes[:2])
+        return save_figure(fig, path) if path is not None else tuple(fig.axes[:3])
     pair = isinstance(ax, (tuple, list)) or (hasattr(ax, "shape") and hasattr(ax, "ravel"))
     axes = list(np.ravel(ax)) if pair else [ax]
-    if len(axes) not in (1, 2):
-        raise ParameterError(f"`ax` must be one Axes or two (got {len(axes)})")
+    if len(axes) not in (1, 2, 3):
+        raise ParameterError(f"`ax` must be one Axes, two or three (got {len(axes)})")
     for a in axes:
         target_axes(a, path, 0, 0)
     draw_burden(axes[0], result, top=top, title=title)
-    if len(axes) == 2:
-        draw_events(axes[1], result, rows=max(top * 2, 12))
+    if len(axes) == 3:
+        draw_stages(axes[1], result)
+    if len(axes) >= 2:
+        draw_events(axes[-1], result, rows=max(top * 2, 12))
     if path is not None:
         return save_figure(axes[0].figure, path)
     return axes[0] if len(axes) == 1 else tuple(axes)

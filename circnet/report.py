@@ -11,9 +11,10 @@ data is HTML-escaped; the page keeps render_html's Content-Security-Policy, whic
 blocks every request. Numbers are written by :func:`circnet._format.fmt_number`.
 
 :func:`course_overlay` turns a course into the overlay table: days x body nodes, the
-tumour cells at each site (on a log scale by default: the primary outgrows the
-metastases by orders of magnitude, and node size follows the square root of the
-value).
+cells of one stage at each site (by default the primary and the vascular metastases,
+never the dormant disseminated cells; on a log scale by default: the primary outgrows
+the metastases by orders of magnitude, and node size follows the square root of the
+value). The report defines its words in a glossary (:data:`circnet.course.COURSE_TERMS`).
 """
 
 from __future__ import annotations
@@ -32,23 +33,37 @@ import pandas as pd
 from ._files import atomic_write, data_text
 from ._format import fmt_number
 from ._notebook import View
-from ._validation import check_bool, check_int, check_path
+from ._validation import check_bool, check_choice, check_int, check_path
 from ._version import __version__
 from .body import organs, tissue_of
+from .course import COURSE_TERMS
 from .errors import OptionalDependencyError
 from .plots import course_figure, fates_figure, figure_bytes, propagation_figure
 from .render import render_page
 
-__all__ = ["course_report", "course_overlay"]
+__all__ = ["course_report", "course_overlay", "OVERLAY_STAGES"]
 
+#: What :func:`course_overlay` can show: column of the time series, and its name.
+OVERLAY_STAGES = {
+    "metastases": (("primary_cells", "vascular_metastasis_cells"), "cells of the primary and "
+                   "the vascular metastases"),
+    "micrometastases": (("micrometastasis_cells",), "cells of avascular micrometastases"),
+    "dormant": (("dormant_cells",), "dormant disseminated cells"),
+    "all": (("total_cells",), "tumour cells"),
+}  # fmt: skip
 _MISSING_PLOT = "plots need matplotlib, which is not installed: pip install 'circnet[plot]'"
 
 
 # --------------------------------------------------------------------------- overlay
 def course_overlay(
-    result: Any, body: nx.DiGraph, *, max_frames: int = 400, log: bool = True
+    result: Any,
+    body: nx.DiGraph,
+    *,
+    max_frames: int = 400,
+    log: bool = True,
+    stage: str = "metastases",
 ) -> pd.DataFrame:
-    """Tumour cells per site over a course, as a time overlay for :func:`render_html`.
+    """Tumour cells of one stage per site over a course, as a time overlay for :func:`render_html`.
 
     Parameters
     ----------
@@ -60,6 +75,11 @@ def course_overlay(
         At most this many rows (days evenly subsampled; the last day is kept).
     log : bool
         ``log10(cells + 1)`` (default) instead of cells.
+    stage : {"metastases", "micrometastases", "dormant", "all"}
+        What is shown (words of :data:`circnet.course.COURSE_TERMS`): the cells of the
+        primary and the vascular metastases (default: what imaging and a clinician would
+        call tumour), of the avascular micrometastases, the number of dormant
+        disseminated cells, or every tumour cell (all stages together).
 
     Returns
     -------
@@ -75,13 +95,22 @@ def course_overlay(
     >>> res = circnet.simulate_course(body, "colon_rectum", 1, rng=1)
     >>> ov = course_overlay(res, body, max_frames=50)
     >>> len(ov) <= 50, ov.index.name, ov.columns.name
-    (True, 'day', 'log10(tumour cells + 1)')
+    (True, 'day', 'log10(cells of the primary and the vascular metastases + 1)')
     >>> bool(ov["colon_rectum"].iloc[-1] > 6)
     True
+    >>> course_overlay(res, body, stage="dormant").columns.name
+    'log10(dormant disseminated cells + 1)'
     """
     max_frames = check_int(max_frames, "max_frames", low=2)
+    stage = check_choice(stage, "stage", tuple(OVERLAY_STAGES))
+    columns_of, what = OVERLAY_STAGES[stage]
     ts = result.timeseries
-    cells = ts.pivot_table(index="day", columns="site", values="total_cells", observed=True)
+    cols = [c for c in columns_of if c in ts.columns]
+    if not cols:  # a result from before the stages were recorded
+        cols, what = ["total_cells"], OVERLAY_STAGES["all"][1]
+    values_of = ts[cols].sum(axis=1, min_count=1) if len(cols) > 1 else ts[cols[0]]
+    frame = pd.DataFrame({"day": ts["day"], "site": ts["site"], "v": values_of})
+    cells = frame.pivot_table(index="day", columns="site", values="v", observed=True)
     cells = cells.fillna(0.0)
     known = set(organs(body))
     columns = {}
@@ -101,7 +130,7 @@ def course_overlay(
         cells = cells.iloc[keep]
     values = np.log10(cells.clip(lower=0.0) + 1.0) if log else cells.clip(lower=0.0)
     out = pd.DataFrame(values, index=pd.Index(cells.index, name="day"), columns=cells.columns)
-    out.columns = pd.Index(list(out.columns), name="log10(tumour cells + 1)" if log else "cells")
+    out.columns = pd.Index(list(out.columns), name=f"log10({what} + 1)" if log else what)
     return out
 
 
@@ -139,9 +168,12 @@ def _figures(
             _figure_html(
                 course_figure(result),
                 "tumour cells per site over time, and events per site",
-                "Top: cells at the primary and the metastatic sites with the largest "
-                "burden (log scale); dotted: the detection threshold. Bottom: per site, "
-                "the period in which colonies were founded and the events.",
+                "Top: the primary and the metastatic burden (cells in vascular metastases) "
+                "at the sites with the largest burden (log scale), the dotted line the "
+                "detection threshold. Middle: what is not metastatic burden, kept apart: "
+                "dormant disseminated cells and cells in avascular micrometastases, all "
+                "sites together. Bottom: per site, the period in which cells disseminated "
+                "there and the events.",
             )
         )
         if fates is not None:
@@ -168,10 +200,38 @@ def _figures(
     return parts
 
 
+#: Words of the summary's keys in the report (others: the key with spaces).
+_SUMMARY_WORDS = {
+    "first_vascular_metastasis_day": "first vascular metastasis (day)",
+    "first_vascular_metastasis_site": "first vascular metastasis (site)",
+    "first_detectable_metastasis_day": "first detectable metastasis (day)",
+    "first_detectable_metastasis_site": "first detectable metastasis (site)",
+    "primary_cells_end": "cells of the primary at the end",
+    "dormant_cells_end": "dormant disseminated cells at the end (not metastases)",
+    "micrometastases_end": "avascular micrometastases at the end",
+    "micrometastasis_cells_end": "cells in avascular micrometastases at the end",
+    "vascular_metastases_end": "vascular metastases at the end",
+    "vascular_metastasis_cells_end": "metastatic burden at the end (cells in vascular metastases)",
+    "detectable_metastases_end": "detectable metastases at the end",
+    "cells_disseminated_to_organs": "cells disseminated to organs (each a dormant cell at first)",
+    "cells_disseminated_to_nodes": "cells disseminated to lymph nodes",
+    "conserved": "cells conserved (shed = dead + disseminated)",
+}
+
+
+def _glossary() -> str:
+    """The words of the report, each defined (:data:`circnet.course.COURSE_TERMS`)."""
+    items = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
+        for term, text in COURSE_TERMS.items()
+    )
+    return f'<h2 id="circnet-glossary">Words used here</h2>\n<dl class="glossary">{items}</dl>'
+
+
 def _summary_rows(summary: pd.Series) -> list[list[Any]]:
     rows = []
     for k, v in summary.items():
-        name = str(k).replace("_", " ")
+        name = _SUMMARY_WORDS.get(str(k), str(k).replace("_", " "))
         if isinstance(v, str) and v == "":
             v = "none"
         rows.append([name, v])
@@ -192,14 +252,23 @@ def _site_rows(result: Any) -> list[list[Any]]:
                 str(site) + (" (primary)" if str(site) == str(result.primary) else ""),
                 float(first.get(site, math.nan)),
                 int(total.get(site, 0)),
-                int(r["n_tumours"]),
-                int(r["n_vascular"]),
-                float(r["total_cells"]),
+                *(r.get(c, math.nan) for c in _STAGE_COLUMNS),
                 float(r["largest_cells"]),
-                bool(r["detectable"]),
             ]
         )
     return rows
+
+
+#: Stage columns of the per-site table, and their headers.
+_STAGE_COLUMNS = {
+    "primary_cells": "primary (cells)",
+    "dormant_cells": "dormant disseminated cells",
+    "micrometastases": "avascular micrometastases",
+    "micrometastasis_cells": "cells in micrometastases",
+    "vascular_metastases": "vascular metastases",
+    "vascular_metastasis_cells": "cells in vascular metastases",
+    "detectable_metastases": "detectable metastases",
+}
 
 
 def _event_rows(result: Any) -> list[list[Any]]:
@@ -308,13 +377,16 @@ def course_report(
     parts: list[str] = ['<main id="circnet-report">']
     parts.append("<h2>Summary</h2>")
     parts.append(
-        '<p class="note">The network above shows the tumour cells at each site (node size '
-        "and colour: log10 of cells + 1) at the end of the course; move the slider or "
-        "press Play to step through the days. Hover a node for its numbers.</p>"
+        '<p class="note">The network above shows, at each site, the cells of the primary '
+        "and of the vascular metastases (node size and colour: log10 of cells + 1) at the "
+        "end of the course; dormant disseminated cells and avascular micrometastases are "
+        "not drawn there (they are in the table of sites below). Move the slider or press "
+        "Play to step through the days. Hover a node for its numbers.</p>"
     )
     for line in notes or []:
         parts.append(f'<p class="note">{html.escape(str(line))}</p>')
     parts.append(_table(["quantity", "value"], _summary_rows(result.summary)))
+    parts.append(_glossary())
 
     if plots:
         parts.extend(_figures(result, body, fates, propagation))
@@ -329,13 +401,10 @@ def course_report(
         _table(
             [
                 "site",
-                "first colony (day)",
-                "colonies founded",
-                "tumours",
-                "vascular",
-                "cells",
+                "first cell lodged (day)",
+                "cells disseminated",
+                *_STAGE_COLUMNS.values(),
                 "largest tumour (cells)",
-                "detectable",
             ],
             _site_rows(result),
         )
@@ -344,10 +413,9 @@ def course_report(
     parts.append("<h2>Events</h2>")
     shown = f"the {max_events} largest of {len(rows)} groups" if len(rows) > max_events else ""
     parts.append(
-        '<p class="note">Events grouped by kind and site: how many (colonies founded, '
-        "tumours switched, detected or cleared), on how many days, the first and the last day"
-        + (f" ({shown})" if shown else "")
-        + ".</p>"
+        '<p class="note">Events grouped by kind and site: how many (cells disseminated, '
+        "colonies switched on angiogenesis, tumours detected or cleared), on how many days, "
+        "the first and the last day" + (f" ({shown})" if shown else "") + ".</p>"
     )
     if rows:
         parts.append(

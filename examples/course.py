@@ -14,9 +14,12 @@ model = circnet.TransportModel(body)  # reused: the fates of each source are cac
 res = circnet.simulate_course(model, "breast", 2, rng=7)
 print(res.summary.to_string())
 
-# burden per site at the end, largest first
-print("\nCells per site after two years:")
+# burden per site at the end, largest first: the primary and vascular metastases only;
+# dormant disseminated cells are counted apart (see circnet.course.COURSE_TERMS)
+print("\nCells of the primary and vascular metastases per site after two years:")
 print(res.burden(res.days).sort_values(ascending=False).head(6).to_string())
+print("\nDormant disseminated cells per site (not metastases):")
+print(res.burden(res.days, stage="dormant").sort_values(ascending=False).head(6).to_string())
 
 # same seed, primary removed after one year
 cut = circnet.simulate_course(model, "breast", 2, rng=7, surgery_day=365)

@@ -40,16 +40,19 @@ def show(primary: str, sex: str) -> None:
     day5 = round(5 * 365.25)
     ts = res.timeseries[res.timeseries["day"] == day5].set_index("site")
     ts = ts[ts["total_cells"] > 0].sort_values("total_cells", ascending=False)
-    print(f"burden at 5 years (day {day5}), sites with tumour cells:")
     print(
-        ts[["n_tumours", "n_vascular", "total_cells", "largest_cells", "detectable"]]
-        .head(8)
-        .to_string(float_format=lambda x: f"{x:.3g}")
+        f"at 5 years (day {day5}), sites with tumour cells, by stage (circnet.course.COURSE_TERMS):"
     )
+    cols = ["primary_cells", "dormant_cells", "micrometastases", "vascular_metastases",
+            "vascular_metastasis_cells", "detectable_metastases"]  # fmt: skip
+    print(ts[cols].head(8).to_string(float_format=lambda x: f"{x:.3g}"))
     print(
-        f"cells shed over {YEARS} y: {s['cells_shed']:.3g}; colonies founded: "
-        f"{s['colonies_founded']:.3g}; nodal tumours founded: {s['nodal_tumours_founded']:.3g}; "
-        f"vascular metastases at the end: {s['vascular_metastases_end']}"
+        f"cells shed over {YEARS} y: {s['cells_shed']:.3g}; disseminated to organs: "
+        f"{s['cells_disseminated_to_organs']:.3g}, to lymph nodes: "
+        f"{s['cells_disseminated_to_nodes']:.3g} (each a dormant cell at first); at the end: "
+        f"{s['dormant_cells_end']:,} dormant disseminated cells, {s['micrometastases_end']:,} "
+        f"avascular micrometastases, {s['vascular_metastases_end']} vascular metastases "
+        f"({s['vascular_metastasis_cells_end']:.3g} cells)"
     )
 
 

@@ -36,6 +36,13 @@ def test_result_tables_have_the_documented_shape(model):
         "total_cells",
         "largest_cells",
         "detectable",
+        "dormant_cells",
+        "micrometastases",
+        "micrometastasis_cells",
+        "vascular_metastases",
+        "vascular_metastasis_cells",
+        "detectable_metastases",
+        "primary_cells",
     ]
     assert ts["day"].max() == res.days == 365.0
     assert set(res.events["kind"].cat.categories) == set(EVENT_KINDS)
@@ -320,6 +327,7 @@ def test_corrupt_truncated_or_foreign_checkpoints_raise_checkpoint_error(model, 
     for key, value in (
         ("row_site", np.zeros(7, dtype=np.int64)),
         ("stats", np.zeros((2, 2))),
+        ("stages", np.zeros((2, 2))),
         ("ev_kind", np.full(ck2.arrays["ev_kind"].shape, 99)),
         ("daily", np.zeros((3, 8), dtype=complex)),
     ):
@@ -406,3 +414,79 @@ def test_records_and_cells_are_bounded(model):
         circnet.simulate_course(circnet.default_body(), "lung", 1000)
     with pytest.raises(circnet.ParameterError, match="primary_cells"):
         circnet.simulate_course(model, "lung", 0.1, primary_cells=1e17)
+
+
+# --------------------------------------------------------------------------- words (stages)
+def test_stages_partition_the_tumours_and_keep_dormant_cells_out_of_the_burden(model):
+    res = circnet.simulate_course(model, "lung", 4, rng=2, switch_rate=1e-6)
+    ts, d, s = res.timeseries, res.daily, res.summary
+    end = ts[ts["day"] == res.days]
+    # every tumour is in exactly one stage: dormant, micrometastasis, vascular, primary
+    prim = (ts["primary_cells"] > 0).astype(int)
+    np.testing.assert_array_equal(
+        ts["n_tumours"],
+        ts["dormant_cells"] + ts["micrometastases"] + ts["vascular_metastases"] + prim,
+    )
+    np.testing.assert_array_equal(ts["n_vascular"], ts["vascular_metastases"] + prim)
+    assert ts["dormant_cells"].dtype == np.int64 and ts["micrometastases"].dtype == np.int64
+    # dormant disseminated cells (below 2 cells) are never counted as cells of the burden
+    assert s["dormant_cells_end"] == int(end["dormant_cells"].sum()) > 0
+    assert s["micrometastases_end"] == int(end["micrometastases"].sum()) > 0
+    assert s["vascular_metastases_end"] == int(end["vascular_metastases"].sum()) > 0
+    burden = float(end["vascular_metastasis_cells"].sum())
+    assert s["vascular_metastasis_cells_end"] == pytest.approx(burden)
+    assert burden < d["disseminated_tumour_cells"].iloc[-1]
+    assert s["micrometastasis_cells_end"] >= 2 * s["micrometastases_end"]
+    below = d["disseminated_tumour_cells"] - d["vascular_metastasis_cells"]
+    below = below - d["micrometastasis_cells"]
+    # what is left is the dormant cells' own cells: between 1 and 2 each
+    assert (below >= 0.99 * d["dormant_cells"] - 1e-6 * d["disseminated_tumour_cells"]).all()
+    assert (below <= 2.0 * d["dormant_cells"] + 1e-6 * d["disseminated_tumour_cells"]).all()
+    np.testing.assert_allclose(
+        ts["primary_cells"][ts["site"] == "lung"].to_numpy()[1:], d["primary_cells"]
+    )
+    # detectable: metastases of at least detection_cells
+    assert s["detectable_metastases_end"] == int(end["detectable_metastases"].sum())
+    assert (ts["detectable_metastases"] <= ts["n_tumours"]).all()
+    assert s["cells_disseminated_to_organs"] == int(d["colonies"].sum())
+    assert s["cells_disseminated_to_nodes"] == int(d["nodal"].sum())
+    for old in ("metastatic_cells_end", "colonies_founded", "nodal_tumours_founded"):
+        assert old not in s.index
+
+
+def test_dormant_threshold_follows_colony_cells(model):
+    # colonies founded as 4 cells are dormant until they reach 8
+    kw = dict(switch_rate=0.0, dormant_death_rate=0.0)
+    res = circnet.simulate_course(model, "colon_rectum", 1, rng=4, colony_cells=4.0, **kw)
+    ts = res.timeseries
+    mets = ts[ts["site"] != "colon_rectum"]
+    assert mets["dormant_cells"].sum() > 0 and mets["micrometastases"].sum() > 0
+    small = mets[mets["micrometastases"] == 0]
+    assert (small["largest_cells"][small["n_tumours"] > 0] < 8.0).all()
+    assert circnet.course.DORMANT_BELOW_DOUBLINGS == 1.0
+    assert set(circnet.course.COURSE_TERMS) >= {
+        "dormant disseminated cells",
+        "avascular micrometastases",
+        "vascular metastases",
+        "detectable metastasis",
+    }
+
+
+def test_checkpoint_without_stages_still_resumes(model, tmp_path):
+    kw = dict(rng=6)
+    full = circnet.simulate_course(model, "lung", 1, **kw)
+    ck = tmp_path / "old.npz"
+    circnet.simulate_course(model, "lung", 1, checkpoint=ck, stop_day=100, **kw)
+    old = load_checkpoint(ck, "course")
+    arrays = {k: v for k, v in old.arrays.items() if k != "stages"}  # as before the stages
+    save_checkpoint(ck, "course", old.meta["fingerprint"], arrays, meta=old.meta,
+                    rng=old.generator())  # fmt: skip
+    again = circnet.resume_course(ck, model.body)
+    cols = list(full.timeseries.columns[:7])
+    assert again.timeseries[cols].equals(full.timeseries[cols])
+    ts = again.timeseries
+    assert ts.loc[ts["day"] <= 100, "dormant_cells"].isna().all()
+    late = ts[ts["day"] > 100]
+    np.testing.assert_array_equal(
+        late["dormant_cells"], full.timeseries.loc[late.index, "dormant_cells"]
+    )

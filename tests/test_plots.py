@@ -92,6 +92,35 @@ def test_plot_course(course, tmp_path):
     check_file(plot_course(course, tmp_path / "c.svg", top=3, title="course"), ".svg")
 
 
+def test_course_figure_keeps_dormant_cells_out_of_the_burden(course):
+    from circnet._course_figure import STAGE_COLOURS
+
+    fig = course_figure(course, top=3)
+    burden, stages = fig.axes[0], fig.axes[1]
+    labels = [line.get_label() for line in burden.get_lines()]
+    assert "metastatic burden, all sites" in labels and "all metastases" not in labels
+    total = next(x for x in burden.get_lines() if x.get_label() == "metastatic burden, all sites")
+    y = np.asarray(total.get_ydata(), dtype=float)
+    np.testing.assert_allclose(
+        np.nan_to_num(y), course.daily["vascular_metastasis_cells"].to_numpy()
+    )
+    # a site holding only dormant cells or micrometastases has no burden line
+    end = course.timeseries[course.timeseries["day"] == course.days]
+    quiet = end[(end["vascular_metastasis_cells"] == 0) & (end["site"] != "breast")]
+    assert not set(quiet["site"].astype(str)) & set(labels)
+    lines = {line.get_label(): line for line in stages.get_lines()}
+    dormant = lines["dormant disseminated cells (number)"]
+    micro = lines["cells in avascular micrometastases"]
+    np.testing.assert_array_equal(
+        np.nan_to_num(np.asarray(dormant.get_ydata(), dtype=float)), course.daily["dormant_cells"]
+    )
+    colours = {dormant.get_color(), micro.get_color(), total.get_color()}
+    assert len(colours) == 3 and colours == {
+        STAGE_COLOURS[k]
+        for k in ("dormant disseminated cells", "avascular micrometastases", "vascular metastases")
+    }
+
+
 def test_plot_course_with_surgery(model, tmp_path):
     res = circnet.simulate_course(model, "breast", 1, rng=3, surgery_day=100)
     check_file(plot_course(res, tmp_path / "surgery.png"), ".png")
@@ -214,8 +243,8 @@ def test_plot_functions_draw_on_given_axes(model, course, tmp_path):
     check_file(out, ".png")
     with pytest.raises(circnet.ParameterError, match="`ax` must be a matplotlib Axes"):
         plot_fates(model.fates("lung"), ax="left")
-    with pytest.raises(circnet.ParameterError, match="`ax` must be one Axes or two"):
-        plot_course(course, ax=list(axes.ravel()[:3]))
+    with pytest.raises(circnet.ParameterError, match="`ax` must be one Axes, two or three"):
+        plot_course(course, ax=list(axes.ravel()))
 
 
 def test_without_path_or_ax_a_pyplot_figure_is_returned(model, course):
@@ -227,20 +256,20 @@ def test_without_path_or_ax_a_pyplot_figure_is_returned(model, course):
     before = len(plt.get_fignums())
     ax = plot_fates(model.fates("lung"))
     assert ax.figure.number in plt.get_fignums()  # pyplot's: a notebook shows it
-    top, events = plot_course(course)
-    assert top.figure is events.figure and len(plt.get_fignums()) == before + 2
+    top, stages, events = plot_course(course)
+    assert top.figure is events.figure is stages.figure and len(plt.get_fignums()) == before + 2
     plt.close("all")
 
 
 def test_events_panel_counts_events_per_site(course):
     fig = course_figure(course, top=3)
-    events = fig.axes[1]
+    events = fig.axes[2]
     sites = [t.get_text() for t in events.get_yticklabels()]
     assert sites[0] == "breast"
     notes = {t.get_text() for t in events.texts}
     ev = course.events[course.events["kind"].astype(str) == "founded"]
     n_lung = int(ev[ev["site"].astype(str) == "lung"]["count"].sum())
-    assert any(t.startswith(f"{n_lung:,} founded") for t in notes)
+    assert any(t.startswith(f"{n_lung:,} disseminated") for t in notes)
     assert events.images  # colonies founded per period, as colour
     assert len(events.get_yticklabels()) <= 12
 

@@ -33,15 +33,43 @@ def course(body):
 def test_course_overlay(course, body):
     ov = course_overlay(course, body, max_frames=30)
     assert len(ov) <= 30 and ov.index[0] == 0 and ov.index[-1] == course.days
-    assert ov.index.name == "day" and ov.columns.name == "log10(tumour cells + 1)"
+    what = "cells of the primary and the vascular metastases"
+    assert ov.index.name == "day" and ov.columns.name == f"log10({what} + 1)"
     assert set(ov.columns) <= set(body.nodes)
     ts = course.timeseries
-    end = ts[(ts["day"] == course.days) & (ts["site"] == "breast")]["total_cells"].iloc[0]
+    at = ts[(ts["day"] == course.days) & (ts["site"] == "breast")].iloc[0]
+    end = at["primary_cells"] + at["vascular_metastasis_cells"]
     assert ov["breast"].iloc[-1] == pytest.approx(np.log10(end + 1))
     raw = course_overlay(course, body, log=False)
-    assert raw.columns.name == "cells" and raw["breast"].iloc[-1] == pytest.approx(end)
+    assert raw.columns.name == what and raw["breast"].iloc[-1] == pytest.approx(end)
+    # dormant disseminated cells are not drawn as tumour: the lung holds only them
+    lung = ts[(ts["day"] == course.days) & (ts["site"] == "lung")].iloc[0]
+    assert lung["dormant_cells"] > 0 and lung["vascular_metastasis_cells"] == 0
+    assert raw["lung"].iloc[-1] == 0
+    dormant = course_overlay(course, body, log=False, stage="dormant")
+    assert dormant.columns.name == "dormant disseminated cells"
+    assert dormant["lung"].iloc[-1] == lung["dormant_cells"]
+    every = course_overlay(course, body, log=False, stage="all")
+    assert every["lung"].iloc[-1] == pytest.approx(lung["total_cells"])
     with pytest.raises(circnet.ParameterError, match="`max_frames`"):
         course_overlay(course, body, max_frames=1)
+    with pytest.raises(circnet.ParameterError, match="`stage`"):
+        course_overlay(course, body, stage="burden")
+
+
+def test_report_defines_its_words_and_keeps_the_stages_apart(course, body, tmp_path):
+    text = course_report(course, body, tmp_path / "r.html", plots=False).read_text("utf-8")
+    glossary = text[text.index('id="circnet-glossary"') :]
+    for term in circnet.course.COURSE_TERMS:
+        assert f"<dt>{term}</dt>" in glossary
+    summary = text[text.index("<h2>Summary</h2>") : text.index('id="circnet-glossary"')]
+    assert "dormant disseminated cells at the end (not metastases)" in summary
+    assert "metastatic burden at the end (cells in vascular metastases)" in summary
+    assert "colonies founded" not in text and "metastatic cells end" not in text
+    sites = text[text.index("Sites at the end of the course") :]
+    for header in ("dormant disseminated cells", "avascular micrometastases",
+                   "vascular metastases", "detectable metastases"):  # fmt: skip
+        assert f"<th>{header}</th>" in sites
 
 
 def test_report_is_self_contained(course, body, tmp_path):
