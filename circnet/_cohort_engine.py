@@ -53,6 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import numpy as np
 from scipy import special
 
@@ -108,6 +109,9 @@ class Plan:
     follow_up: float
     grid: int
     follow_all: bool = False
+    #: sites removed with the primary at surgery (its regional lymph-node groups when the
+    #: nodes are dissected): cells and colonies there are gone from the diagnosis day on
+    removed: np.ndarray | None = None
 
 
 def make_plan(
@@ -119,8 +123,13 @@ def make_plan(
     follow_up: float,
     grid: int,
     follow_all: bool = False,
+    node_dissection: bool = True,
 ) -> Plan:
-    """The fate matrix of every site (one factorisation) and the settings of a cohort."""
+    """The fate matrix of every site (one factorisation) and the settings of a cohort.
+
+    With ``surgery`` and ``node_dissection``, the primary's regional lymph-node groups
+    (those its tissue drains to first) are removed with it at diagnosis.
+    """
     sites = tuple(model.organs) + tuple(model.lymph_nodes)
     index = {s: i for i, s in enumerate(sites)}
     table = model.fate_table(list(sites)).to_numpy(dtype=float)
@@ -134,6 +143,15 @@ def make_plan(
     for j, k in enumerate(fate_site):
         if k >= 0:
             dest[:, k] += table[:, j]
+    removed = np.zeros(len(sites), dtype=bool)
+    if surgery and node_dissection:
+        g = model.body
+        kinds = nx.get_node_attributes(g, "kind")
+        for tissue, d in g.nodes(data=True):
+            if d.get("kind") == "tissue" and d.get("organ") == primary:
+                for v in g.successors(tissue):
+                    if kinds.get(v) == "lymph_node" and str(v) in index:
+                        removed[index[str(v)]] = True
     return Plan(
         cp=cp,
         sites=sites,
@@ -145,6 +163,7 @@ def make_plan(
         follow_up=follow_up,
         grid=grid,
         follow_all=follow_all,
+        removed=removed,
     )
 
 
@@ -315,7 +334,7 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
             s_lo = first[lo]
             s_hi = first[hi] if hi < pairs.size else key.size
             part = {k: v[s_lo:s_hi] for k, v in src.items()}
-            ctx = (plan, keys, gen, t, h, tot, kill_grid, rate, stop)
+            ctx = (plan, keys, gen, t, h, tot, kill_grid, rate, stop, d_day)
             new_parts.append(_pairs(ctx, pairs[lo:hi], part, inv[s_lo:s_hi] - lo))
         new = {k: np.concatenate([p[k] for p in new_parts]) for k in new_parts[0]}
         found += np.bincount(new["patient"], minlength=n)
@@ -325,7 +344,12 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
         if not plan.follow_all:  # what awakens after the first distant detection is moot
             first = first_distant(plan, {k: _cat(v, k) for k, v in cols.items()}, n)
             stop = np.minimum(stop, np.maximum(d_day, first))
-        vascular = (new["switch"] < stop[new["patient"]]) & ~cut[new["patient"]]
+        own_stop = stop[new["patient"]]
+        if plan.removed is not None and plan.removed.any():  # dissected nodes stop shedding
+            own_stop = np.where(
+                plan.removed[new["site"]], np.minimum(own_stop, d_day[new["patient"]]), own_stop
+            )
+        vascular = (new["switch"] < own_stop) & ~cut[new["patient"]]
         who = new["patient"][vascular]
         src = {
             "patient": who,
@@ -333,7 +357,7 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
             "t0": new["switch"][vascular],
             "n0": np.full(who.size, lim),
             "rate": new["rate"][vascular],
-            "t1": stop[who],
+            "t1": own_stop[vascular],
         }
         gen += 1
     col = {k: _cat(v, k) for k, v in cols.items()}
@@ -374,7 +398,7 @@ def _pairs(
     ctx: tuple[Any, ...], pairs: np.ndarray, part: dict[str, np.ndarray], inv: np.ndarray
 ) -> dict[str, np.ndarray]:
     """One block of (patient, source site) pairs of a generation: dormancy and awakenings."""
-    plan, keys, gen, t, h, tot, kill_grid, rate, stop = ctx
+    plan, keys, gen, t, h, tot, kill_grid, rate, stop, d_day = ctx
     cp, ns = plan.cp, len(plan.sites)
     p_pat, p_site = pairs // ns, pairs % ns
     organs, nodes = np.arange(plan.n_organs), np.arange(plan.n_organs, ns)
@@ -412,7 +436,11 @@ def _pairs(
         mn = _dormant(lr, ll, hn, alpha, kill_grid[:, where])
     cn = _cumulative(mn, hn)
     tn = tp[:, r_pair]
-    cn_stop = _cum_at(cn, mn, hn, tn, np.arange(r_pair.size), stop[p_pat[r_pair]])
+    n_stop = stop[p_pat[r_pair]]
+    if plan.removed is not None and plan.removed[nodes].any():  # dissected at diagnosis
+        gone = np.tile(plan.removed[nodes], pairs.size)
+        n_stop = np.where(gone, np.minimum(n_stop, d_day[p_pat[r_pair]]), n_stop)
+    cn_stop = _cum_at(cn, mn, hn, tn, np.arange(r_pair.size), n_stop)
     _add(tot, p_pat[r_pair], node=share * shed[r_pair], node_wake=alpha * cn[g], node_diag=mn[g])
     grids = (mn, cn, hn, tn, cn_stop)
     for j in range(ng):

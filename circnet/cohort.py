@@ -295,6 +295,7 @@ def simulate_cohort(
     first_patient: int = 0,
     grid: int = 256,
     keep_colonies: bool = False,
+    node_dissection: bool = True,
     **param_changes: Any,
 ) -> CohortResult:
     """Simulate ``n`` virtual patients with a primary at ``primary``.
@@ -331,6 +332,11 @@ def simulate_cohort(
     keep_colonies : bool
         Keep the table of every awakened colony in :attr:`CohortResult.colonies` (it can
         hold thousands of rows per patient); by default it is empty.
+    node_dissection : bool
+        With surgery, remove the primary's regional lymph-node groups with it (default:
+        curative resection of breast and colorectal cancer includes the regional nodes,
+        axillary or mesocolic): dormant cells and colonies there are gone from the
+        diagnosis day, and nodal metastases there stop shedding. ``False``: the nodes stay.
 
     Returns
     -------
@@ -361,6 +367,7 @@ def simulate_cohort(
     follow = check_choice(follow, "follow", FOLLOW)
     grid_n = check_int(grid, "grid", low=8, high=100_000)
     keep = check_bool(keep_colonies, "keep_colonies")
+    dissect = check_bool(node_dissection, "node_dissection")
     entropy = _entropy(rng)
     model = _model(body, cells)
     sites = tuple(model.organs) + tuple(model.lymph_nodes)
@@ -383,6 +390,7 @@ def simulate_cohort(
         follow_up=follow_up,
         grid=grid_n,
         follow_all=follow == "all",
+        node_dissection=dissect,
     )
     parts, cols = [], []
     for lo in range(0, n_pat, _CHUNK):

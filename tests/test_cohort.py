@@ -246,3 +246,27 @@ def test_same_outcome_distribution_as_the_single_course(model: circnet.Transport
     )
     k, m = int(course["node"].astype(bool).sum()), len(course)
     assert stats.binomtest(k, m, float(p["node_positive"].mean())).pvalue > 0.001
+
+
+def test_node_dissection_changes_only_what_follows_surgery():
+    model = circnet.TransportModel(circnet.default_body("female"))
+    kept = simulate_cohort(model, "breast", 300, rng=11, years=5, node_dissection=False)
+    cut = simulate_cohort(model, "breast", 300, rng=11, years=5)
+    # the primary's course is the same; figures at diagnosis follow the same law (the
+    # streams couple events before and after diagnosis, so a few patients differ)
+    pd.testing.assert_series_equal(kept.patients["diagnosis_day"], cut.patients["diagnosis_day"])
+    for col in ("synchronous", "node_positive"):
+        assert abs(int(kept.patients[col].sum()) - int(cut.patients[col].sum())) <= 10
+
+    # metachronous: a distant metastasis first detected after diagnosis
+    def later(res):
+        p = res.patients
+        return int(((p["first_distant_day"] > p["diagnosis_day"]) & ~p["synchronous"]).sum())
+
+    assert later(cut) <= later(kept)
+    assert later(cut) < later(kept)  # 300 breast patients: nodal seeding matters (seeded)
+    natural = simulate_cohort(model, "breast", 20, rng=11, years=1, scenario="natural")
+    same = simulate_cohort(
+        model, "breast", 20, rng=11, years=1, scenario="natural", node_dissection=False
+    )
+    pd.testing.assert_frame_equal(natural.patients, same.patients)  # no surgery, no dissection
