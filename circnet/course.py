@@ -165,6 +165,11 @@ class CourseResult:
         ``detectable_metastases_end``; totals ``cells_shed``,
         ``cells_disseminated_to_organs``, ``cells_disseminated_to_nodes``;
         ``conserved``.
+    status : str
+        ``"finished"``, or ``"stopped"`` at ``stop_day`` (continue with
+        :func:`resume_course`).
+    message : str
+        What happened, in words.
 
     Notes
     -----
@@ -174,11 +179,6 @@ class CourseResult:
     divided but has no vessels and stalls at about 1e6 cells; a **vascular metastasis**
     has switched on angiogenesis and grows on (its cells are the **metastatic burden**);
     a **detectable metastasis** has at least ``params.detection_cells`` cells.
-    status : str
-        ``"finished"``, or ``"stopped"`` at ``stop_day`` (continue with
-        :func:`resume_course`).
-    message : str
-        What happened, in words.
 
     Examples
     --------

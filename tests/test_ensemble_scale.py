@@ -274,6 +274,20 @@ def _local_cluster(distributed, **kw):
     )
 
 
+def _settled_tasks(client, timeout=10.0):
+    """Tasks the scheduler still holds, once released futures have reached it.
+
+    Releasing a future is asynchronous: the scheduler forgets the task a moment later, so
+    poll (up to ``timeout`` s) until the count is 0 or stops changing.
+    """
+    deadline = time.monotonic() + timeout
+    count = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    while count and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    return count
+
+
 @pytest.mark.slow
 def test_adaptive_cluster_from_zero_workers_gets_design_chunks(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
@@ -285,10 +299,10 @@ def test_adaptive_cluster_from_zero_workers_gets_design_chunks(tmp_path):
         cluster.adapt(minimum=0, maximum=2)
         assert client.nthreads() == {}  # nothing to count at submission
         res = ensemble(noisy_task, d, rng=5, engine=client, checkpoint=tmp_path)
-        held = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+        held = _settled_tasks(client)
         body = circnet.default_body()  # a large fixed input: one task all chunks depend on
         fates = ensemble("fates", grid({"diameter_um": [12.0, 16.0]}), engine=client, body=body)
-        shared = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+        shared = _settled_tasks(client)
     pd.testing.assert_frame_equal(res.table, expect.table)
     assert len(chunk_files(tmp_path)) == 6  # the stored chunk size 4, on any allocation
     assert held == 0 and shared == 0  # results and the shared input released
