@@ -218,6 +218,12 @@ def test_validation(model: circnet.TransportModel, kwargs, error, match) -> None
 
 # ---------------------------------------------------------------- same laws as the course
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="issue 14: simulate_course does not implement the clinical laws of _clinical.py yet "
+    "(its summary has no diagnosis_day); the cohort and the course do not share laws",
+)
 def test_same_outcome_distribution_as_the_single_course(model: circnet.TransportModel) -> None:
     """Cohort engine vs simulate_course on the clinical laws (lung, 4 years from day 0).
 
@@ -225,10 +231,6 @@ def test_same_outcome_distribution_as_the_single_course(model: circnet.Transport
     (the single course then takes under a second): diagnosis day, node-positive share
     (dormancy, nodal kill, awakening, avascular growth) and CTC at diagnosis.
     """
-    import inspect
-
-    if "scenario" not in inspect.signature(circnet.simulate_course).parameters:
-        pytest.skip("simulate_course does not implement the clinical laws of _clinical.py yet")
     rows = []
     for i in range(80):
         s = circnet.simulate_course(
