@@ -238,6 +238,24 @@ def _loglik(counts: np.ndarray, logw: np.ndarray) -> tuple[float, np.ndarray]:
     return ll, grad
 
 
+def objective(counts: np.ndarray, base: np.ndarray, a: np.ndarray, link: str, ridge: float) -> Any:
+    """Penalised negative log-likelihood of ``theta = (delta, eta)`` and its gradient."""
+    k = counts.shape[1]
+    fit_eta = link != "linear"
+
+    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        d = theta[:k]
+        eta = float(theta[k]) if fit_eta else 0.0
+        logg, dg = _link(link, a, eta)
+        ll, gw = _loglik(counts, base[None, :] + d[None, :] + logg)
+        grad = -gw.sum(axis=0) + ridge * d
+        if fit_eta:
+            grad = np.r_[grad, -float((gw * dg).sum())]
+        return -ll + 0.5 * ridge * float(d @ d), grad
+
+    return f
+
+
 def _inner(
     counts: np.ndarray,
     base: np.ndarray,
@@ -253,17 +271,7 @@ def _inner(
     """
     k = counts.shape[1]
     fit_eta = link != "linear"
-
-    def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        d = theta[:k]
-        eta = float(theta[k]) if fit_eta else 0.0
-        logg, dg = _link(link, a, eta)
-        ll, gw = _loglik(counts, base[None, :] + d[None, :] + logg)
-        grad = -gw.sum(axis=0) + ridge * d
-        val = -ll + 0.5 * ridge * float(d @ d)
-        if fit_eta:
-            grad = np.r_[grad, -float((gw * dg).sum())]
-        return val, grad
+    f = objective(counts, base, a, link, ridge)
 
     starts = [np.log(1e2), np.log(1e4), np.log(1e6)] if link == "saturating" else [0.2]
     bounds = [(None, None)] * k + ([(-30.0, 40.0)] if link == "saturating" else [(0.0, 5.0)])

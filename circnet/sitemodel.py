@@ -66,9 +66,9 @@ from ._site_access import (
     _Access,
     _inner,
     _link,
-    _loglik,
     _population,
     _rows,
+    objective,
     site_access,
 )
 from ._validation import check_bool, check_choice, check_int, check_number
@@ -266,15 +266,7 @@ def _fit_sites(
     k = len(rows.sites)
     fit_eta = link != "linear"
 
-    def penalised(th: np.ndarray) -> tuple[float, np.ndarray]:
-        d = th[:k]
-        eta = th[k] if fit_eta else 0.0
-        logg, dg = _link(link, a, eta)
-        llx, gw = _loglik(rows.counts, base[None, :] + d[None, :] + logg)
-        grad = -gw.sum(axis=0) + ridge * d
-        if fit_eta:
-            grad = np.r_[grad, -float((gw * dg).sum())]
-        return -llx + 0.5 * ridge * float(d @ d), grad
+    penalised = objective(rows.counts, base, a, link, ridge)
 
     # fitted cells: expected shares vs counts, for deviance and overdispersion
     eta = float(theta[k]) if fit_eta else 0.0
