@@ -217,6 +217,23 @@ def _cumulative(m: np.ndarray, h: np.ndarray) -> np.ndarray:
     return c
 
 
+def _interval(
+    grid: np.ndarray, cols: np.ndarray, value: np.ndarray, *, inclusive: bool
+) -> np.ndarray:
+    """Row-wise binary search: the interval ``lo`` of each column with ``grid[lo] < value``
+    (``<=`` if ``inclusive``) and ``grid[lo + 1]`` not (columns are searched together)."""
+    lo = np.zeros(cols.size, dtype=np.int64)
+    hi = np.full(cols.size, grid.shape[0] - 1, dtype=np.int64)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        below = grid[mid, cols] <= value if inclusive else grid[mid, cols] < value
+        lo = np.where(open_ & below, mid, lo)
+        hi = np.where(open_ & ~below, mid, hi)
+
+
 def _invert(
     cum: np.ndarray,
     m: np.ndarray,
@@ -229,17 +246,7 @@ def _invert(
 
     A row-wise binary search (the answer for one row never depends on the others).
     """
-    g = cum.shape[0]
-    lo = np.zeros(rows.size, dtype=np.int64)
-    hi = np.full(rows.size, g - 1, dtype=np.int64)
-    while True:
-        open_ = hi - lo > 1
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        below = cum[mid, rows] < target
-        lo = np.where(open_ & below, mid, lo)
-        hi = np.where(open_ & ~below, mid, hi)
+    lo = _interval(cum, rows, target, inclusive=False)
     m0, m1, hq = m[lo, rows], m[lo + 1, rows], h[lo, rows]
     area = np.maximum(target - cum[lo, rows], 0.0)
     slope = (m1 - m0) / hq
@@ -253,17 +260,7 @@ def _cum_at(
     cum: np.ndarray, m: np.ndarray, h: np.ndarray, t: np.ndarray, cols: np.ndarray, at: np.ndarray
 ) -> np.ndarray:
     """``cum[:, cols]`` at times ``at`` (``m`` linear within intervals; row-wise search)."""
-    g = t.shape[0]
-    lo = np.zeros(cols.size, dtype=np.int64)
-    hi = np.full(cols.size, g - 1, dtype=np.int64)
-    while True:
-        open_ = hi - lo > 1
-        if not open_.any():
-            break
-        mid = (lo + hi) // 2
-        below = t[mid, cols] <= at
-        lo = np.where(open_ & below, mid, lo)
-        hi = np.where(open_ & ~below, mid, hi)
+    lo = _interval(t, cols, at, inclusive=True)
     hq = h[lo, cols]
     x = np.clip(at - t[lo, cols], 0.0, hq)
     m0, m1 = m[lo, cols], m[lo + 1, cols]
