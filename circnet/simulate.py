@@ -14,8 +14,14 @@ Requested times that are not multiples of ``dt`` get a step of their own. Rows w
 moves are drawn by :meth:`numpy.random.Generator.multinomial` over the padded rows,
 short rows as conditional binomials vectorised over all states (:mod:`circnet._split`),
 so the cost depends on the number of non-zeros of ``P`` and the number of steps, not on
-the number of cells. Counts are ``int64``; ``n_cells`` may be up to ``2**53`` (about
-9e15), so 1e12 cells are fine.
+the number of cells. While the cells sit in few states (a burst from one site: at most
+:data:`~circnet._split.JUMP_MAX_SOURCES`), they jump straight to the next requested time:
+one multinomial per occupied state over its row of the product of the steps' matrices,
+exact in law at that time (:func:`circnet._split.jump_counts`). Not with a release, and
+not with a checkpoint file: a run that can be stopped and resumed draws every step of
+the grid, so that its stopped and resumed parts draw what it draws uninterrupted (the
+same law as a run without a file, but other draws from the same seed). Counts are
+``int64``; ``n_cells`` may be up to ``2**53`` (about 9e15), so 1e12 cells are fine.
 
 Continuous release at a rate ``lambda`` (cells per minute) is exact too: the cells
 released during a step of length ``dt`` that are in state ``j`` at its end are
@@ -65,7 +71,7 @@ import scipy.sparse as sp
 from ._chain import transition_kernel
 from ._files import fingerprint, load_checkpoint, save_checkpoint
 from ._progress import progress as make_progress
-from ._split import _Ell, release_kernel, split_counts
+from ._split import _Ell, can_jump, jump_counts, release_kernel, split_counts
 from ._validation import check_int, check_number, check_path, check_rng, check_times
 from .errors import CircnetError, ParameterError, UnknownNameError
 
@@ -292,18 +298,31 @@ def simulate_counts(
     rel_vec: dict[float, np.ndarray] = {}
     lost = [0.0]  # largest row mass dropped by a uniformised kernel (renormalised)
 
-    def kernel(h: float) -> _Ell:
+    matrices: dict[float, Any] = {}
+
+    def matrix(h: float) -> Any:
         key = round(h, 12)
-        if key not in kernels:
+        if key not in matrices:
             if transition is not None:
-                kernels[key] = _Ell.from_matrix(transition)
+                matrices[key] = sp.csr_array(transition, dtype=float)
             else:
                 p, missing = transition_kernel(generator, h)
                 lost[0] = max(lost[0], missing)
                 if missing > 0:
                     logger.info("simulate: kernel of step %g lost %.2e of a row", h, missing)
-                kernels[key] = _Ell.from_matrix(p)
+                matrices[key] = sp.csr_array(p)
+        return matrices[key]
+
+    def kernel(h: float) -> _Ell:
+        key = round(h, 12)
+        if key not in kernels:
+            kernels[key] = _Ell.from_matrix(matrix(h))
         return kernels[key]
+
+    # without a checkpoint file (a run that can stop and resume steps through the grid) and
+    # without release, cells in few states jump to the next recorded time
+    may_jump = path is None and rate == 0
+    recorded_steps = np.flatnonzero(np.isin(grid[1:], t))
 
     def release_vector(h: float) -> np.ndarray:
         key = round(h, 12)
@@ -351,9 +370,18 @@ def simulate_counts(
         released_out[record_at[0.0]] = released
     bar = make_progress(len(steps) - start, "simulating", progress, min_total=200)
     done_here = 0
+    jumped_to = start  # counts are already those after step jumped_to - 1
     for i in range(start, len(steps)):
         h = float(steps[i])
-        counts = split_counts(counts, kernel(h), gen)
+        if i >= jumped_to:
+            last = i
+            if may_jump and can_jump(counts):
+                last = int(recorded_steps[np.searchsorted(recorded_steps, i)])
+            if last > i:
+                counts = jump_counts(counts, [matrix(float(x)) for x in steps[i : last + 1]], gen)
+                jumped_to = last + 1
+            else:
+                counts = split_counts(counts, kernel(h), gen)
         if rate > 0:
             new = gen.poisson(rate * h * release_vector(h)).astype(np.int64)
             counts += new

@@ -194,3 +194,49 @@ def test_unknown_method_is_refused():
     kernel = _Ell.from_matrix(_blocks(1))
     with pytest.raises(ParameterError, match="`method`"):
         split_counts(np.ones(11, np.int64), kernel, np.random.default_rng(0), "fast")
+
+
+# ------------------------------------------------------------------- jumps over several steps
+def _chain3() -> sp.csr_array:
+    """Two transient states and one absorbing state."""
+    return sp.csr_array(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.0, 0.0, 1.0]]))
+
+
+def test_jump_of_one_source_has_the_multinomial_law_of_the_product():
+    """20 000 draws of 5 cells from state 0 over 4 steps: chi-square of the joint outcome
+    against Multinomial(5, row 0 of P^4)."""
+    p = _chain3()
+    row = np.linalg.matrix_power(p.toarray(), 4)[0]
+    rng = np.random.default_rng(11)
+    reps, cells = 20_000, 5
+    start = np.array([cells, 0, 0])
+    out = np.array([split.jump_counts(start, [p] * 4, rng) for _ in range(reps)])
+    assert (out.sum(axis=1) == cells).all() and out.dtype == np.int64
+    keys = [(a, b, cells - a - b) for a in range(cells + 1) for b in range(cells + 1 - a)]
+    expected = reps * np.array([stats.multinomial.pmf(k, cells, row) for k in keys])
+    observed = np.array([np.all(out == k, axis=1).sum() for k in keys])
+    assert observed.sum() == reps
+    stat = float(((observed - expected) ** 2 / expected).sum())
+    assert stats.chi2.sf(stat, len(keys) - 1) > ALPHA, stat
+
+
+def test_jump_of_several_sources_sums_their_multinomials():
+    """Cells in states 0 and 1: mean counts after 3 steps are n P^3, with a z-test per
+    state from the exact variance of the sum of two multinomials (Bonferroni over 3)."""
+    p = _chain3()
+    p3 = np.linalg.matrix_power(p.toarray(), 3)
+    start = np.array([700, 300, 0])
+    rng = np.random.default_rng(12)
+    reps = 4000
+    out = np.array([split.jump_counts(start, [p] * 3, rng) for _ in range(reps)])
+    assert (out.sum(axis=1) == 1000).all()
+    mean = start @ p3
+    var = (start[:, None] * p3 * (1 - p3)).sum(axis=0)
+    z = (out.mean(axis=0) - mean) / np.sqrt(var / reps)
+    assert (2 * stats.norm.sf(np.abs(z)) > ALPHA / 3).all(), z
+
+
+def test_only_few_occupied_states_may_jump():
+    assert split.can_jump(np.array([0, 5, 0, 1]))
+    assert not split.can_jump(np.zeros(4, dtype=np.int64))
+    assert not split.can_jump(np.ones(split.JUMP_MAX_SOURCES + 1, dtype=np.int64))
