@@ -91,6 +91,7 @@ def _nodal_largest(res: circnet.CourseResult, model) -> float:
     return float(ts[ts["site"].isin(model.lymph_nodes)]["largest_cells"].max())
 
 
+@pytest.mark.slow
 def test_immune_kill_holds_nodal_tumours(model):
     # dormant colonies never vanish nor switch: without immunity nodal ones reach the limit
     kw = dict(switch_rate=0.0, dormant_death_rate=0.0)
@@ -417,6 +418,7 @@ def test_records_and_cells_are_bounded(model):
 
 
 # --------------------------------------------------------------------------- words (stages)
+@pytest.mark.slow
 def test_stages_partition_the_tumours_and_keep_dormant_cells_out_of_the_burden(model):
     res = circnet.simulate_course(model, "lung", 4, rng=2, switch_rate=1e-6)
     ts, d, s = res.timeseries, res.daily, res.summary

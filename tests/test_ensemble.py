@@ -433,6 +433,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
 
 
 # ----------------------------------------------------------------------------- sensitivity
+@pytest.mark.slow
 def test_sobol_indices_of_ishigami_function():
     """Known indices (Ishigami & Homma 1990; a=7, b=0.1): S1 = (0.314, 0.442, 0),
     ST = (0.558, 0.442, 0.244). The Saltelli estimator with n = 4096 has a standard

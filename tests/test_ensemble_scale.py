@@ -71,6 +71,7 @@ def chunk_files(path):
 
 
 # ----------------------------------------------------------------------------- chunking
+@pytest.mark.slow
 def test_chunking_follows_the_design_not_the_workers(tmp_path):
     assert default_chunk_size(10) == 1
     assert default_chunk_size(TARGET_CHUNKS * 3) == 3

@@ -134,6 +134,7 @@ SIMULATE = "model.simulate('lung', 10**6, [60.0, 120.0, 180.0, 240.0], rng=4, dt
 SIMULATE += "shed_rate=100.0, checkpoint={ck!r}, checkpoint_every=1)"
 
 
+@pytest.mark.slow
 def test_kill_during_simulation_checkpoint(tmp_path):
     ck = tmp_path / "sim.npz"
     model = circnet.TransportModel(tiny_body())

@@ -404,6 +404,7 @@ def test_trace_write_body(tmp_path):
         assert not (tmp_path / f"o{suffix}").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_trace_deeply_nested_file(tmp_path, suffix):
     p = tmp_path / f"deep{suffix}"

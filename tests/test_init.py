@@ -31,6 +31,7 @@ def test_every_public_name_resolves():
     assert set(circnet.__all__) <= set(dir(circnet))
 
 
+@pytest.mark.slow
 def test_function_and_module_of_the_same_name():
     out = _run(
         "import circnet.calibrate, circnet.ensemble, circnet, sys\n"

@@ -189,6 +189,7 @@ def test_blood_residence_is_exact():
         assert 0 < res.loc[src, "dies_in_blood"] < 1
 
 
+@pytest.mark.slow
 def test_blood_residence_without_arrest_is_the_blood_half_life():
     cells = CellProfile(diameter_um=1.0, lodging_width_um=0.1)  # no arrest above 1e-20
     m = TransportModel(tiny_body(), cells)

@@ -543,6 +543,7 @@ def test_browser_loads_offline_with_expected_network(browser, tmp_path, male):
         v.close()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_tooltip_shows_numbers_as_text(browser, tmp_path, male):
     fates = pd.Series({"colony:liver": 0.0123, "lodged:liver_bed": 0.5, "dead": 0.9}, name="fate")
@@ -567,6 +568,7 @@ def test_browser_tooltip_shows_numbers_as_text(browser, tmp_path, male):
         v.close()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_time_control_changes_sizes(browser, tmp_path, male):
     out = render_html(male, tmp_path / "course.html", course_frame(), title="Course")
@@ -595,6 +597,7 @@ def test_browser_time_control_changes_sizes(browser, tmp_path, male):
         v.close()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_numbers_follow_the_python_formatter(browser, tmp_path, male):
     values = {"liver": 2.5e6, "lung": 1.2345e-5, "hilar_nodes": 6694.999999999999, "brain": 0.5}
@@ -797,6 +800,7 @@ def _check_labels(v: Visit, body: nx.DiGraph) -> dict:
     return got
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("sex", ["female", "male"])
 def test_browser_every_label_drawn_and_none_overlap(browser, tmp_path, sex):
@@ -841,6 +845,7 @@ def test_browser_labels_stay_clear_with_an_overlay(browser, tmp_path, male):
         v.close()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_browser_view_runs_inside_its_iframe(browser, tmp_path, male):
     v = circnet.view(male, {"colony:liver": 1.0}, title="In a notebook")

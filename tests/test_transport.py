@@ -574,6 +574,7 @@ def test_sensitivity_signs_and_closed_form_elasticities(male_body):
         tiny.sensitivity("node:node", "muscle", flows=[])
 
 
+@pytest.mark.slow
 def test_sensitivity_needs_no_default_node_names(male_body):
     # every node renamed (organ attributes kept): beds and the arterial pool are found by
     # node kinds, so the elasticities are those of the default names

@@ -115,6 +115,7 @@ def test_larger_cells_lodge_and_colonise_more_on_a_ring(cells, grow, diameter):
     assert colony[1] >= colony[0] * (1 - 1e-12)
 
 
+@pytest.mark.slow
 def test_larger_cells_lodge_more_in_the_lung_from_systemic_organs(male_body):
     model = circnet.TransportModel(male_body)
     for organ in ("brain", "kidneys", "skin"):
