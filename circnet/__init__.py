@@ -27,7 +27,10 @@ plot_calibration  observed vs predicted site shares of a calibration (PNG/SVG)
 course_report     one self-contained HTML report of a course: network, plots, tables
 TumourParams      growth (Hahnfeldt 1999), angiogenic switch, shedding, nodal immunity of a tumour
 grow_tumour       deterministic course of one tumour (cells, carrying capacity, shedding)
-simulate_course   the disease course: primary, shedding, metastases that shed in turn, treatment
+simulate_patient  the clinical course of one virtual patient (human growth, diagnosis, surgery,
+                  dormancy, metastases, CTCs): the cohort engine for one patient; PatientCourse
+simulate_course   the mechanistic course (Hahnfeldt growth, mouse-derived): primary, shedding,
+                  metastases that shed in turn, surgery and angiogenesis inhibitors by day
 resume_course     continue a checkpointed course (bit-identical to an uninterrupted one)
 CourseResult      result of a course: per-site time series, events, daily counts, summary
 simulate_cohort   many virtual patients at once (batched, exact in continuous time): clinical
@@ -115,6 +118,10 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs
         read_body,
         write_body,
     )
+    from .patient import (
+        PatientCourse,
+        simulate_patient,
+    )
     from .plots import (
         draw_body,
         plot_calibration,
@@ -170,6 +177,8 @@ _LAZY: dict[str, str] = {
     "SiteFit": ".sitemodel",
     "fit_sites": ".sitemodel",
     "CourseResult": ".course",
+    "PatientCourse": ".patient",
+    "simulate_patient": ".patient",
     "resume_course": ".course",
     "simulate_course": ".course",
     "EnsembleResult": ".ensemble",
@@ -222,6 +231,8 @@ __all__ = [
     "course_report",
     "TumourParams",
     "grow_tumour",
+    "simulate_patient",
+    "PatientCourse",
     "simulate_course",
     "resume_course",
     "CourseResult",

@@ -13,6 +13,11 @@ switches, detection and clearing as markers; the count of each kind of event per
 the right end of its row; surgery and the start of an angiogenesis inhibitor as dashed
 vertical lines. Used by :func:`circnet.plots.plot_course` and the course report.
 
+A patient course (:class:`circnet.PatientCourse`) draws the same way: its expected
+number of dormant cells in the middle panel, its awakened micrometastases as the strips,
+diagnosis and surgery as vertical lines, and node-positive deposits and the first
+distant metastasis as markers.
+
 Examples
 --------
 >>> import circnet
@@ -60,10 +65,20 @@ _EVENT_STYLE = {  # kind -> (marker, colour, legend text, counted as)
     ),
     "detectable": ("*", "#000000", "became detectable", "detected"),
     "cleared": ("x", "#616161", "tumour cleared", "cleared"),
+    "node_positive": ("D", "#2e7d32", "nodal deposit > 0.2 mm (node-positive)", "node-positive"),
+    "first_distant": ("P", "#c2185b", "first distant metastasis", "first distant"),
 }
+#: Kinds drawn as the strip of each site's row: cells disseminated (a mechanistic course)
+#: or, when there are none, micrometastases awakened (a patient course).
+_OPTIONAL_MARKERS = ("node_positive", "first_distant")  # in the legend only when present
+_STRIP_KINDS = {"founded": "cells disseminated", "awakened": "micrometastases awakened"}
 # site lines: tab10 without the colours of the stages (purple, orange, blue) and black
 _SITE_COLOURS = ("#2ca02c", "#d62728", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-_LINES = {"surgery": ("#1e63c4", "surgery"), "inhibitor_start": ("#2e9d3a", "inhibitor from")}
+_LINES = {
+    "diagnosis": ("#616161", "diagnosis"),
+    "surgery": ("#1e63c4", "surgery"),
+    "inhibitor_start": ("#2e9d3a", "inhibitor from"),
+}
 _BINS = 80
 
 
@@ -171,6 +186,11 @@ def draw_stages(ax: Any, result: Any) -> Any:
     lines = (
         ("dormant_cells", "dormant disseminated cells", "dormant disseminated cells (number)"),
         (
+            "expected_dormant_cells",
+            "dormant disseminated cells",
+            "dormant disseminated cells (expected number)",
+        ),
+        (
             "micrometastasis_cells",
             "avascular micrometastases",
             "cells in avascular micrometastases",
@@ -219,7 +239,8 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     ev = result.events.copy()
     ev["site"] = ev["site"].astype(str)
     ev["kind"] = ev["kind"].astype(str)
-    founded = ev[ev["kind"] == "founded"]
+    strip = next((k for k in _STRIP_KINDS if (ev["kind"] == k).any()), "founded")
+    founded = ev[ev["kind"] == strip]
     per_site = founded.groupby("site")["count"].sum().sort_values(ascending=False)
     marked = ev[ev["kind"].isin(list(_EVENT_STYLE))]
     sites = list(dict.fromkeys([primary, *per_site.index, *marked["site"]]))
@@ -246,10 +267,12 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
         )
         bar = ax.figure.colorbar(im, ax=ax, location="bottom", shrink=0.5, aspect=40, pad=0.02)
         bar.set_label(
-            f"cells disseminated per {fmt_number(span / _BINS, digits=2)} days", fontsize=7
+            f"{_STRIP_KINDS[strip]} per {fmt_number(span / _BINS, digits=2)} days", fontsize=7
         )
         bar.ax.tick_params(labelsize=7)
     for kind, (marker, colour, text, _) in _EVENT_STYLE.items():
+        if kind in _OPTIONAL_MARKERS and not (ev["kind"] == kind).any():
+            continue
         e = marked[(marked["kind"] == kind) & marked["site"].isin(row)]
         n = int(e["count"].sum()) if len(e) else 0
         ax.scatter(
@@ -265,8 +288,9 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     counts = ev[ev["site"].isin(row)].groupby(["site", "kind"])["count"].sum()
     for s, i in row.items():
         parts = []
-        if (s, "founded") in counts and counts[(s, "founded")] > 0:
-            parts.append(f"{fmt_number(int(counts[(s, 'founded')]))} disseminated")
+        if (s, strip) in counts and counts[(s, strip)] > 0:
+            word = "disseminated" if strip == "founded" else "awakened"
+            parts.append(f"{fmt_number(int(counts[(s, strip)]))} {word}")
         for kind, (_, _, _, counted) in _EVENT_STYLE.items():
             if (s, kind) in counts and counts[(s, kind)] > 0:
                 parts.append(f"{int(counts[(s, kind)])} {counted}")
@@ -286,7 +310,7 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     ax.set_title("Events per site", fontsize=9, loc="left")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(
-        fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, frameon=False,
+        fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, frameon=False,
         handletextpad=0.2, columnspacing=1.0, borderaxespad=0.1,
     )  # fmt: skip
     return ax

@@ -486,8 +486,9 @@ def plot_course(
 
     Parameters
     ----------
-    result : CourseResult
-        From :func:`circnet.simulate_course`.
+    result : CourseResult or PatientCourse
+        From :func:`circnet.simulate_course` or :func:`circnet.simulate_patient` (the
+        course protocol of :mod:`circnet.report`).
     path : str or pathlib.Path, optional
         ``.png`` or ``.svg`` (written atomically).
     ax : matplotlib.axes.Axes, or two or three Axes, optional

@@ -15,6 +15,16 @@ cells of one stage at each site (by default the primary and the vascular metasta
 never the dormant disseminated cells; on a log scale by default: the primary outgrows
 the metastases by orders of magnitude, and node size follows the square root of the
 value). The report defines its words in a glossary (:data:`circnet.course.COURSE_TERMS`).
+
+The course protocol: a result is a :class:`circnet.CourseResult` (the mechanistic course)
+or a :class:`circnet.PatientCourse` (one patient of the clinical cohort engine), or any
+object with ``primary``, ``params`` (its ``detection_cells``), ``timeseries`` (tidy:
+``day, site`` and stage columns), ``events`` (``day, site, kind, count, cells``),
+``daily`` (indexed by day) and ``summary``; optionally ``terms`` (the glossary, default
+:data:`~circnet.course.COURSE_TERMS`), ``summary_words`` (words of the summary's keys)
+and ``title``. A course with ``expected_dormant_cells`` instead of ``dormant_cells``
+shows the expected number of dormant cells; one with ``ctc_per_7_5_ml`` in ``daily``
+gets a CTC table.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ OVERLAY_STAGES = {
     "dormant": (("dormant_cells",), "dormant disseminated cells"),
     "all": (("total_cells",), "tumour cells"),
 }  # fmt: skip
+#: A patient course (:class:`circnet.PatientCourse`) gives the expected number of
+#: dormant cells: the overlay's stage "dormant" reads this column when the other is absent.
+_EXPECTED_DORMANT = ("expected_dormant_cells", "expected dormant disseminated cells")
 _MISSING_PLOT = "plots need matplotlib, which is not installed: pip install 'circnet[plot]'"
 
 
@@ -67,7 +80,8 @@ def course_overlay(
 
     Parameters
     ----------
-    result : CourseResult
+    result : CourseResult or PatientCourse
+        (the course protocol of the module docstring).
     body : networkx.DiGraph
         The body of the course; an organ's cells fall on its tissue node, a lymph-node
         group's on its node.
@@ -106,6 +120,8 @@ def course_overlay(
     columns_of, what = OVERLAY_STAGES[stage]
     ts = result.timeseries
     cols = [c for c in columns_of if c in ts.columns]
+    if not cols and stage == "dormant" and _EXPECTED_DORMANT[0] in ts.columns:
+        cols, what = [_EXPECTED_DORMANT[0]], _EXPECTED_DORMANT[1]
     if not cols:  # a result from before the stages were recorded
         cols, what = ["total_cells"], OVERLAY_STAGES["all"][1]
     values_of = ts[cols].sum(axis=1, min_count=1) if len(cols) > 1 else ts[cols[0]]
@@ -219,19 +235,22 @@ _SUMMARY_WORDS = {
 }
 
 
-def _glossary() -> str:
-    """The words of the report, each defined (:data:`circnet.course.COURSE_TERMS`)."""
+def _glossary(result: Any) -> str:
+    """The words of the report, each defined (the result's ``terms``, else
+    :data:`circnet.course.COURSE_TERMS`)."""
+    terms = getattr(result, "terms", None) or COURSE_TERMS
     items = "".join(
-        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>"
-        for term, text in COURSE_TERMS.items()
+        f"<dt>{html.escape(str(term))}</dt><dd>{html.escape(str(text))}</dd>"
+        for term, text in terms.items()
     )
     return f'<h2 id="circnet-glossary">Words used here</h2>\n<dl class="glossary">{items}</dl>'
 
 
-def _summary_rows(summary: pd.Series) -> list[list[Any]]:
+def _summary_rows(summary: pd.Series, words: dict[str, str] | None = None) -> list[list[Any]]:
+    words = {**_SUMMARY_WORDS, **(words or {})}
     rows = []
     for k, v in summary.items():
-        name = _SUMMARY_WORDS.get(str(k), str(k).replace("_", " "))
+        name = words.get(str(k), str(k).replace("_", " "))
         if isinstance(v, str) and v == "":
             v = "none"
         rows.append([name, v])
@@ -242,27 +261,68 @@ def _site_rows(result: Any) -> list[list[Any]]:
     ts = result.timeseries
     ev = result.events
     end = ts[ts["day"] == ts["day"].max()].set_index("site")
-    founded = ev[ev["kind"] == "founded"]
+    founded = ev[ev["kind"].astype(str) == "founded"]
     first = founded.groupby("site", observed=True)["day"].min()
     total = founded.groupby("site", observed=True)["count"].sum()
+    lodged = not founded.empty or "largest_cells" in ts.columns
     rows = []
     for site, r in end.sort_values("total_cells", ascending=False).iterrows():
-        rows.append(
-            [
-                str(site) + (" (primary)" if str(site) == str(result.primary) else ""),
-                float(first.get(site, math.nan)),
-                int(total.get(site, 0)),
-                *(r.get(c, math.nan) for c in _STAGE_COLUMNS),
-                float(r["largest_cells"]),
-            ]
-        )
+        row: list[Any] = [str(site) + (" (primary)" if str(site) == str(result.primary) else "")]
+        if lodged:
+            row += [float(first.get(site, math.nan)), int(total.get(site, 0))]
+        row += [r[c] for c in _site_columns(ts)]
+        if "largest_cells" in ts.columns:
+            row.append(float(r["largest_cells"]))
+        rows.append(row)
     return rows
+
+
+def _ctc_section(result: Any) -> list[str]:
+    """CTC per 7.5 mL at diagnosis and once a year, when the course has them."""
+    daily = result.daily
+    if "ctc_per_7_5_ml" not in daily.columns or daily.empty:
+        return []
+    summary = result.summary
+    diag = summary.get("diagnosis_day", math.nan)
+    last = float(daily.index.max())
+    marks = {float(d): "" for d in np.arange(0.0, last + 1.0, 365.0)}
+    marks[last] = "end of follow-up"
+    if isinstance(diag, numbers.Real) and math.isfinite(float(diag)):
+        marks[float(diag)] = "diagnosis"
+    first = summary.get("first_distant_day", math.nan)
+    if isinstance(first, numbers.Real) and math.isfinite(float(first)) and first <= last:
+        marks[float(first)] = "first distant metastasis"
+    rows = []
+    for day in sorted(marks):
+        r = daily.loc[int(day)]
+        rows.append([int(day), marks[day], int(r["ctc_per_7_5_ml"]), float(r["ctc_expected"])])
+    return [
+        "<h2>Circulating tumour cells (CTC per 7.5 mL)</h2>",
+        '<p class="note">What a CellSearch test of one 7.5 mL tube would count on the day '
+        "(a Poisson count around the expected number, from the cells shed that day by the "
+        "primary and the vascular metastases); 5 or more is the usual threshold of a poor "
+        "prognosis in metastatic breast cancer (Cristofanilli et al. 2004, N Engl J Med).</p>",
+        _table(["day", "when", "CTC per 7.5 mL", "expected"], rows),
+    ]
+
+
+def _site_header(result: Any) -> list[str]:
+    ts = result.timeseries
+    lodged = (result.events["kind"].astype(str) == "founded").any() or "largest_cells" in ts
+    head = ["site"] + (["first cell lodged (day)", "cells disseminated"] if lodged else [])
+    head += [_STAGE_COLUMNS[c] for c in _site_columns(ts)]
+    return head + (["largest tumour (cells)"] if "largest_cells" in ts.columns else [])
+
+
+def _site_columns(ts: pd.DataFrame) -> list[str]:
+    return [c for c in _STAGE_COLUMNS if c in ts.columns]
 
 
 #: Stage columns of the per-site table, and their headers.
 _STAGE_COLUMNS = {
     "primary_cells": "primary (cells)",
     "dormant_cells": "dormant disseminated cells",
+    "expected_dormant_cells": "expected dormant disseminated cells",
     "micrometastases": "avascular micrometastases",
     "micrometastasis_cells": "cells in micrometastases",
     "vascular_metastases": "vascular metastases",
@@ -327,8 +387,9 @@ def course_report(
 
     Parameters
     ----------
-    result : CourseResult
-        From :func:`circnet.simulate_course` on ``body``.
+    result : CourseResult or PatientCourse
+        From :func:`circnet.simulate_course` or :func:`circnet.simulate_patient` on
+        ``body`` (or any object of the course protocol, see the module docstring).
     body : networkx.DiGraph
     path : str or pathlib.Path, optional
         The HTML file (written atomically). Without it, the report is returned as a
@@ -371,7 +432,10 @@ def course_report(
     max_events = check_int(max_events, "max_events", low=0)
     primary = str(result.primary)
     if title is None:
-        title = f"circnet disease course: primary in {primary}, {result.days / 365.25:.3g} years"
+        title = getattr(result, "title", None)
+    if title is None:
+        span = float(pd.to_numeric(result.timeseries["day"]).max())
+        title = f"circnet disease course: primary in {primary}, {span / 365.25:.3g} years"
     overlay = course_overlay(result, body, max_frames=max_frames)
 
     parts: list[str] = ['<main id="circnet-report">']
@@ -385,8 +449,10 @@ def course_report(
     )
     for line in notes or []:
         parts.append(f'<p class="note">{html.escape(str(line))}</p>')
-    parts.append(_table(["quantity", "value"], _summary_rows(result.summary)))
-    parts.append(_glossary())
+    words = getattr(result, "summary_words", None)
+    parts.append(_table(["quantity", "value"], _summary_rows(result.summary, words)))
+    parts.append(_glossary(result))
+    parts.extend(_ctc_section(result))
 
     if plots:
         parts.extend(_figures(result, body, fates, propagation))
@@ -397,18 +463,7 @@ def course_report(
         parts.append(_table(["fate", "probability"], [[str(k), float(v)] for k, v in top.items()]))
 
     parts.append("<h2>Sites at the end of the course</h2>")
-    parts.append(
-        _table(
-            [
-                "site",
-                "first cell lodged (day)",
-                "cells disseminated",
-                *_STAGE_COLUMNS.values(),
-                "largest tumour (cells)",
-            ],
-            _site_rows(result),
-        )
-    )
+    parts.append(_table(_site_header(result), _site_rows(result)))
     rows = _event_rows(result)
     parts.append("<h2>Events</h2>")
     shown = f"the {max_events} largest of {len(rows)} groups" if len(rows) > max_events else ""
