@@ -26,10 +26,12 @@ from .scoring import count_matrix
 from .states import parse_label
 from .transport import TransportModel
 
-__all__ = ["LINKS", "SiteFit", "site_access"]
+__all__ = ["LINKS", "UNSEEN", "SiteFit", "site_access"]
 
 #: Links from anatomical access to the share of involvements (see circnet.sitemodel).
 LINKS = ("saturating", "power", "linear")
+#: Rules for a scored site that the training series lacks (see circnet.sitemodel).
+UNSEEN = ("access", "soil", "typical")
 #: Smallest access a site can have in a link (keeps logs finite; same for every model).
 _TINY = 1e-300
 
@@ -223,8 +225,13 @@ def _link(link: str, a: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]
     return np.log(a), np.zeros_like(a)
 
 
-def _loglik(counts: np.ndarray, logw: np.ndarray) -> tuple[float, np.ndarray]:
-    """Multinomial log-likelihood of counts given log weights, and d ll / d logw."""
+def _loglik(
+    counts: np.ndarray, logw: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Multinomial log-likelihood of counts given log weights, and d ll / d logw.
+
+    ``weights`` (one per row, default 1) are quasi-likelihood weights of the primaries.
+    """
     m = ~np.isnan(counts)
     c = np.where(m, counts, 0.0)
     lw = np.where(m, logw, -np.inf)
@@ -232,13 +239,21 @@ def _loglik(counts: np.ndarray, logw: np.ndarray) -> tuple[float, np.ndarray]:
     lse = np.log(np.exp(lw - top).sum(axis=1, keepdims=True)) + top
     logp = np.where(m, lw - lse, 0.0)
     n = c.sum(axis=1, keepdims=True)
-    const = special.gammaln(n + 1).sum() - special.gammaln(c + 1).sum()
-    ll = float((c * logp).sum() + const)
-    grad = c - n * np.where(m, np.exp(logp), 0.0)
+    w = np.ones((len(c), 1)) if weights is None else np.asarray(weights, float)[:, None]
+    const = (w[:, 0] * (special.gammaln(n[:, 0] + 1) - special.gammaln(c + 1).sum(axis=1))).sum()
+    ll = float((w * c * logp).sum() + const)
+    grad = w * (c - n * np.where(m, np.exp(logp), 0.0))
     return ll, grad
 
 
-def objective(counts: np.ndarray, base: np.ndarray, a: np.ndarray, link: str, ridge: float) -> Any:
+def objective(
+    counts: np.ndarray,
+    base: np.ndarray,
+    a: np.ndarray,
+    link: str,
+    ridge: float,
+    weights: np.ndarray | None = None,
+) -> Any:
     """Penalised negative log-likelihood of ``theta = (delta, eta)`` and its gradient."""
     k = counts.shape[1]
     fit_eta = link != "linear"
@@ -247,13 +262,31 @@ def objective(counts: np.ndarray, base: np.ndarray, a: np.ndarray, link: str, ri
         d = theta[:k]
         eta = float(theta[k]) if fit_eta else 0.0
         logg, dg = _link(link, a, eta)
-        ll, gw = _loglik(counts, base[None, :] + d[None, :] + logg)
+        ll, gw = _loglik(counts, base[None, :] + d[None, :] + logg, weights)
         grad = -gw.sum(axis=0) + ridge * d
         if fit_eta:
             grad = np.r_[grad, -float((gw * dg).sum())]
         return -ll + 0.5 * ridge * float(d @ d), grad
 
     return f
+
+
+def primary_weights(counts: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
+    """Quasi-likelihood weights ``1 / (1 + (n_p - 1) rho)`` per primary, and ``rho``.
+
+    ``rho`` is the moment estimate of a Dirichlet-multinomial intra-primary correlation
+    from the Pearson statistics of a first fit ``p`` (shares, primary x site):
+    ``E[X2_p] = (K_p - 1) (1 + (n_p - 1) rho)`` summed over primaries, ``rho >= 0``.
+    """
+    m = ~np.isnan(counts)
+    c = np.where(m, counts, 0.0)
+    n = c.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x2 = np.where(m, (c - n[:, None] * p) ** 2 / (n[:, None] * p), 0.0).sum(axis=1)
+    dof = m.sum(axis=1) - 1.0
+    denom = float((dof * np.maximum(n - 1.0, 0.0)).sum())
+    rho = max(float((x2.sum() - dof.sum()) / denom), 0.0) if denom > 0 else 0.0
+    return 1.0 / (1.0 + np.maximum(n - 1.0, 0.0) * rho), rho
 
 
 def _inner(
@@ -263,6 +296,7 @@ def _inner(
     link: str,
     ridge: float,
     start: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """Fit (delta, eta) at fixed access: returns theta, penalised nll, unpenalised ll.
 
@@ -271,7 +305,7 @@ def _inner(
     """
     k = counts.shape[1]
     fit_eta = link != "linear"
-    f = objective(counts, base, a, link, ridge)
+    f = objective(counts, base, a, link, ridge, weights)
 
     starts = [np.log(1e2), np.log(1e4), np.log(1e6)] if link == "saturating" else [0.2]
     bounds = [(None, None)] * k + ([(-30.0, 40.0)] if link == "saturating" else [(0.0, 5.0)])
@@ -294,8 +328,18 @@ def _inner(
     theta = best.x
     d = theta[:k]
     eta = float(theta[k]) if fit_eta else 0.0
-    ll, _ = _loglik(counts, base[None, :] + d[None, :] + _link(link, a, eta)[0])
+    ll, _ = _loglik(counts, base[None, :] + d[None, :] + _link(link, a, eta)[0], weights)
     return theta, float(best.fun), ll
+
+
+def _softmax(logw: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row-wise shares of ``exp(logw)`` over ``mask`` (0 elsewhere; all-False rows: 0)."""
+    lw = np.where(mask, np.broadcast_to(logw, mask.shape), -np.inf)
+    top = np.max(np.where(mask, lw, -np.inf), axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    w = np.where(mask, np.exp(lw - top), 0.0)
+    tot = w.sum(axis=1, keepdims=True)
+    return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
 
 
 # --------------------------------------------------------------------------- result
@@ -320,6 +364,13 @@ class SiteFit:
         One row per fitted parameter: estimate, standard error (quasi-likelihood:
         scaled by the overdispersion), 95 % interval, ``identified`` and ``at_bound``
         flags. A parameter that the data do not identify gets NaN intervals.
+    unseen : str
+        Rule for a scored site that the training series lacks (:data:`UNSEEN`).
+    soil_weight : float
+        Weight ``w`` of the soil-only baseline in the predicted shares,
+        ``(1 - w) model + w soil``.
+    rho : float
+        Intra-primary correlation of the quasi-likelihood weights (0: unweighted).
     """
 
     link: str
@@ -340,6 +391,9 @@ class SiteFit:
     seconds: float
     body: dict[str, nx.DiGraph] = field(repr=False)
     _access: _Access = field(repr=False)
+    unseen: str = "access"
+    soil_weight: float = 0.0
+    rho: float = 0.0
 
     @property
     def n_parameters(self) -> int:
@@ -359,6 +413,10 @@ class SiteFit:
     def predict(self, counts: pd.DataFrame) -> pd.DataFrame:
         """Predicted shares on the scored rows of ``counts`` (primary x site, rows sum to 1).
 
+        Sites absent from the training series follow :attr:`unseen`; the shares are then
+        blended with the soil-only baseline by :attr:`soil_weight` (module notes of
+        :mod:`circnet.sitemodel`).
+
         Examples
         --------
         >>> import circnet
@@ -371,17 +429,31 @@ class SiteFit:
         """
         rows = _rows(counts, self.body)
         a = self._access.matrix(rows, self.deformability, self.kappa)
-        eta = {"saturating": math.log(self.link_parameter), "power": self.link_parameter}.get(
-            self.link, 0.0
+        eta = (
+            math.log(self.link_parameter)
+            if self.link == "saturating"
+            else self.link_parameter
+            if self.link == "power"
+            else 0.0
         )
-        base = self._log_soil(rows.sites)
-        lw = base[None, :] + _link(self.link, a, eta)[0]
-        lw = np.where(np.isnan(rows.counts), -np.inf, lw)
-        w = np.exp(lw - lw.max(axis=1, keepdims=True))
-        p = w / w.sum(axis=1, keepdims=True)
-        return pd.DataFrame(
-            np.where(np.isnan(rows.counts), np.nan, p), index=rows.primaries, columns=rows.sites
-        )
+        scored = ~np.isnan(rows.counts)
+        seen = np.array([s in self.soil.index for s in rows.sites], dtype=bool)
+        log_soil = self._log_soil(rows.sites)
+        if self.unseen == "typical" and len(self.soil):
+            log_soil = np.where(seen, log_soil, float(self.soil.mean()))
+        lw = log_soil[None, :] + _link(self.link, a, eta)[0]
+        q = _softmax(self._log_baseline(rows.sites)[None, :], scored)  # soil-only shares
+        if self.unseen == "soil":  # unseen sites keep their soil-only share
+            p = _softmax(lw, scored & seen[None, :])
+            q_unseen = np.where(~seen[None, :], q, 0.0)
+            p = p * (1.0 - q_unseen.sum(axis=1, keepdims=True)) + q_unseen
+        else:
+            p = _softmax(lw, scored)
+        p = (1.0 - self.soil_weight) * p + self.soil_weight * q
+        return pd.DataFrame(np.where(scored, p, np.nan), index=rows.primaries, columns=rows.sites)
+
+    def _log_baseline(self, sites: Sequence[str]) -> np.ndarray:
+        return np.log([float(self.baseline.get(s, self.baseline.min())) for s in sites])
 
     def _log_soil(self, sites: Sequence[str]) -> np.ndarray:
         out = []
@@ -404,7 +476,8 @@ class SiteFit:
             f"{self.overdispersion:.2f}",
             f"link parameter {self.link_parameter:.4g}, deformability {self.deformability}, "
             f"kappa {self.kappa:.4g} (fitted: {', '.join(self.fitted) or 'none'}), "
-            f"ridge {self.ridge:g}, {self.seconds:.1f} s",
+            f"ridge {self.ridge:g}, primary weights rho {self.rho:.3g}, unseen sites "
+            f"{self.unseen!r}, soil-only blend {self.soil_weight:g}, {self.seconds:.1f} s",
         ]
         if len(flagged):
             lines.append("not identified or at a bound: " + ", ".join(map(str, flagged.index)))

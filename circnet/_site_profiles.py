@@ -32,6 +32,7 @@ _TRAINING = {
 _META = (
     "link", "generations", "ridge", "deformability", "kappa", "link_parameter",
     "log_likelihood", "deviance", "n_involvements", "n_cells", "overdispersion",
+    "unseen", "soil_weight", "rho",
 )  # fmt: skip
 
 
@@ -161,6 +162,9 @@ def calibrated(name: str = "disibio2008", *, body: Any = None) -> SiteFit:
         seconds=0.0,
         body=bodies,
         _access=_Access(bodies, int(meta["generations"])),
+        unseen=meta.get("unseen", "access"),
+        soil_weight=float(meta.get("soil_weight", 0.0)),
+        rho=float(meta.get("rho", 0.0)),
     )
 
 

@@ -34,6 +34,27 @@ where
   - ``"power"``: ``g(a) = a**beta``, ``beta >= 0`` fitted (``beta = 0``: soil-only);
   - ``"linear"``: ``g(a) = a`` (no fitted link parameter).
 
+A scored site that the **training series lacks** (Budczies 2015 codes meninges and a
+residual "other" site; DiSibio 2008 does not) has no fitted soil. The rule ``unseen``
+(:data:`UNSEEN`) gives it:
+
+* ``"typical"``: the mean fitted log soil of the training sites (a typical site), times
+  its access ``g(a_ps)``;
+* ``"access"``: the soil-only half count (Jeffreys) times its access;
+* ``"soil"``: its soil-only share, unchanged, the model sharing out the rest.
+
+The rule is chosen on the training series alone, by dropping each training site in turn
+and scoring all rows (:func:`unseen_site_path`: ``"typical"`` won, deviance about 2.5x
+lower than the others). The soil-only baseline itself keeps the half count (its
+definition, :mod:`circnet.scoring`), so on such sites it is a weak baseline: scores on the
+training sites only are reported beside (``benchmarks/fit_sites.py``).
+
+The predicted shares may be **blended** with soil-only, ``(1 - w) pi + w soil``, with
+``w`` chosen by leave-one-primary-out deviance (:func:`soil_weight_path`). The likelihood
+may **weight the primaries** (``dispersion="primary"``: quasi-likelihood weights
+``1 / (1 + (n_p - 1) rho)``, ``rho`` a Dirichlet-multinomial intra-primary correlation
+estimated by moments), so that the largest primaries do not set the soil alone.
+
 Optionally the cells' **arrest** (the deformability of single cells, the population-wide
 lodging parameter) and the cascade strength ``kappa`` are fitted **jointly** with the soil
 (outer bounded search; inner exact-gradient L-BFGS).
@@ -62,22 +83,29 @@ from ._fitting import SE_IDENTIFIED, serial_blas
 from ._likelihood import bodies_of
 from ._site_access import (
     LINKS,
+    UNSEEN,
     SiteFit,
     _Access,
     _inner,
     _link,
+    _loglik,
     _population,
     _rows,
+    _softmax,
     objective,
+    primary_weights,
     site_access,
 )
+from ._site_select import _observed, cross_validate_sites, soil_weight_path, unseen_site_path
 from ._validation import check_bool, check_choice, check_int, check_number
 from .autopsy import load_autopsy
 from .errors import ParameterError
 from .scoring import score_predictions, soil_only_prediction, uniform_prediction
 
 __all__ = [
+    "DISPERSIONS",
     "LINKS",
+    "UNSEEN",
     "SiteFit",
     "PROFILES",
     "RIDGE",
@@ -88,10 +116,14 @@ __all__ = [
     "fit_sites",
     "score_sites",
     "site_access",
+    "soil_weight_path",
+    "unseen_site_path",
     "validation_series",
     "write_calibrated",
 ]
 
+#: Likelihood weighting of the primaries (see :func:`fit_sites`).
+DISPERSIONS = ("none", "primary")
 #: Default precision of the prior on the log soil deviations (see :func:`fit_sites`).
 RIDGE = 0.01
 #: Bounds of the outer search: logit single-cell deformability and log10 kappa.
@@ -129,6 +161,9 @@ def fit_sites(
     generations: int = 3,
     ridge: float = RIDGE,
     extra_sites: Sequence[str] = (),
+    dispersion: str = "none",
+    unseen: str = "access",
+    soil_weight: float = 0.0,
 ) -> SiteFit:
     """Fit soil, link and (optionally) arrest and cascades to an autopsy count table.
 
@@ -157,6 +192,16 @@ def fit_sites(
     extra_sites : sequence of str
         Sites to keep a soil-only value for although training lacks them (validation
         sites); they are not fitted.
+    dispersion : {"none", "primary"}
+        ``"primary"``: quasi-likelihood weights ``1 / (1 + (n_p - 1) rho)`` per primary
+        (``n_p`` its involvements; ``rho``, a Dirichlet-multinomial intra-primary
+        correlation, is the moment estimate from a first unweighted fit), so that big
+        primaries do not dominate the soil.
+    unseen : {"access", "soil", "typical"}
+        Rule for a scored site the training series lacks (module notes).
+    soil_weight : float
+        Weight ``w`` in ``[0, 1]`` of the soil-only baseline blended into the predicted
+        shares (chosen by leave-one-primary-out: :func:`soil_weight_path`).
 
     Returns
     -------
@@ -188,6 +233,9 @@ def fit_sites(
             generations,
             ridge,
             extra_sites,
+            dispersion,
+            unseen,
+            soil_weight,
         )
 
 
@@ -202,9 +250,15 @@ def _fit_sites(
     generations: int,
     ridge: float,
     extra_sites: Sequence[str],
+    dispersion: str,
+    unseen: str,
+    soil_weight: float,
 ) -> SiteFit:
     t0 = time.perf_counter()
     check_choice(link, "link", LINKS)
+    check_choice(dispersion, "dispersion", DISPERSIONS)
+    check_choice(unseen, "unseen", UNSEEN)
+    check_number(soil_weight, "soil_weight", low=0.0, high=1.0)
     check_bool(fit_arrest, "fit_arrest")
     check_bool(fit_cascade, "fit_cascade")
     check_number(ridge, "ridge", low=0.0, low_open=True)
@@ -225,6 +279,13 @@ def _fit_sites(
         else float(deformability)
     )
     k0 = float(kappa) if kappa > 0 else 1.0
+    weights, rho = None, 0.0
+    if dispersion == "primary":
+        a0 = access.matrix(rows, d0 if fit_arrest else deformability, k0 if fit_cascade else kappa)
+        th0 = _inner(rows.counts, base, a0, link, ridge)[0]
+        eta0 = float(th0[-1]) if link != "linear" else 0.0
+        lw0 = base[None, :] + th0[None, : len(base)] + _link(link, a0, eta0)[0]
+        weights, rho = primary_weights(rows.counts, _softmax(lw0, ~np.isnan(rows.counts)))
 
     def unpack(z: np.ndarray) -> tuple[float | None, float]:
         i = 0
@@ -243,7 +304,7 @@ def _fit_sites(
         dfm, kap = unpack(z)
         a_z = access.matrix(rows, dfm, kap)
         theta_z, value, _ = _inner(
-            rows.counts, base, a_z, link, ridge, start=warm[0] if warm else None
+            rows.counts, base, a_z, link, ridge, start=warm[0] if warm else None, weights=weights
         )
         if not warm:
             warm.append(theta_z)
@@ -262,11 +323,11 @@ def _fit_sites(
         z = r.x
     dfm, kap = unpack(z)
     a = access.matrix(rows, dfm, kap)
-    theta, pnll, ll = _inner(rows.counts, base, a, link, ridge)
+    theta, pnll, _ = _inner(rows.counts, base, a, link, ridge, weights=weights)
     k = len(rows.sites)
     fit_eta = link != "linear"
 
-    penalised = objective(rows.counts, base, a, link, ridge)
+    penalised = objective(rows.counts, base, a, link, ridge, weights)
 
     # fitted cells: expected shares vs counts, for deviance and overdispersion
     eta = float(theta[k]) if fit_eta else 0.0
@@ -277,14 +338,18 @@ def _fit_sites(
     p = np.exp(lw - lw.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     n = c.sum(axis=1, keepdims=True)
+    ll = _loglik(rows.counts, lw)[0]  # unweighted, for AIC/BIC and comparisons
+    wp = np.ones((len(c), 1)) if weights is None else weights[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = 2.0 * float(np.where(c > 0, c * np.log(c / (n * p)), 0.0).sum())
-        pearson = float(np.where(m, (c - n * p) ** 2 / (n * p), 0.0).sum())
+        x2 = np.where(m, (c - n * p) ** 2 / (n * p), 0.0)
+        pearson = float(x2.sum())
+        pearson_w = float((wp * x2).sum())
     n_cells = int(m.sum())
     n_struct = len(z)
     n_par = k + fit_eta + n_struct
     df = max(n_cells - len(rows.primaries) - n_par, 1)
-    phi = max(pearson / df, 1.0)
+    phi = max(pearson_w / df, 1.0)
 
     hess = _hessian(penalised, theta)
     # soil is reported as shares (softmax of the log soil): shares are identified, the
@@ -363,6 +428,9 @@ def _fit_sites(
         seconds=time.perf_counter() - t0,
         body=bodies,
         _access=access,
+        unseen=unseen,
+        soil_weight=float(soil_weight),
+        rho=rho,
     )
 
 
@@ -392,11 +460,6 @@ def baselines(
     a = _Access(bodies, 1).matrix(te, None, 0.0)
     anatomy = pd.DataFrame(a, index=te.primaries, columns=te.sites)
     return {"uniform": uniform_prediction(te.sites), "soil": soil, "anatomy": anatomy}
-
-
-def _observed(counts: pd.DataFrame, body: Any) -> pd.DataFrame:
-    rows = _rows(counts, bodies_of(body))
-    return pd.DataFrame(rows.counts, index=rows.primaries, columns=rows.sites)
 
 
 def score_sites(fit: SiteFit, counts: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -438,48 +501,6 @@ def score_sites(fit: SiteFit, counts: pd.DataFrame, train: pd.DataFrame) -> pd.D
     total = {c: out[c].sum() if c.startswith(("dev_", "n")) else out[c].mean() for c in out}
     out.loc["total"] = pd.Series(total)
     out.index.name = "primary"
-    return out
-
-
-def cross_validate_sites(counts: pd.DataFrame, **options: Any) -> pd.DataFrame:
-    """Leave-one-primary-out scores of :func:`fit_sites` beside the baselines.
-
-    Each primary is held out in turn; the model and the soil baselines are fitted to the
-    other primaries only, then the held-out primary is scored (:func:`score_sites`).
-
-    Parameters
-    ----------
-    counts : pandas.DataFrame
-        The training series.
-    **options
-        Passed to :func:`fit_sites`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        As :func:`score_sites`, one row per held-out primary plus ``total``.
-
-    Examples
-    --------
-    >>> import circnet
-    >>> from circnet.sitemodel import cross_validate_sites
-    >>> t = circnet.load_autopsy().query("primary in ['colon_rectum', 'breast', 'lung']")
-    >>> cv = cross_validate_sites(t, link="linear")
-    >>> list(cv.index)
-    ['breast', 'colon_rectum', 'lung', 'total']
-    """
-    obs = _observed(counts, options.get("body"))
-    tidy = obs.stack().rename("count").reset_index()
-    tidy.columns = ["primary", "site", "count"]
-    parts = []
-    for p in obs.index:
-        train = tidy[tidy["primary"] != p]
-        test = tidy[tidy["primary"] == p]
-        fit = fit_sites(train, extra_sites=list(obs.columns), **options)
-        parts.append(score_sites(fit, test, train).drop(index="total"))
-    out = pd.concat(parts)
-    total = {c: out[c].sum() if c.startswith(("dev_", "n")) else out[c].mean() for c in out}
-    out.loc["total"] = pd.Series(total)
     return out
 
 

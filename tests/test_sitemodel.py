@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -236,7 +237,7 @@ def test_calibrated_population_carries_the_fitted_soil():
 
 
 def test_write_then_load_round_trip(tmp_path, male, table, monkeypatch):
-    fit = sm.fit_sites(table, body=male, link="power")
+    fit = sm.fit_sites(table, body=male, link="power", unseen="typical", soil_weight=0.2)
     path = sm.write_calibrated(fit, "disibio2008", tmp_path / "p.csv")
     monkeypatch.setattr(sm_profiles, "_profile_path", lambda name: path)
     back = sm.calibrated("disibio2008", body=male)
@@ -244,6 +245,7 @@ def test_write_then_load_round_trip(tmp_path, male, table, monkeypatch):
     shares = fit.parameters.loc[[f"soil:{s}" for s in fit.soil.index], "estimate"]
     assert float(shares.sum()) == pytest.approx(1.0, abs=1e-12)
     assert back.link_parameter == fit.link_parameter
+    assert (back.unseen, back.soil_weight, back.rho) == ("typical", 0.2, fit.rho)
     np.testing.assert_allclose(
         back.predict(table).to_numpy(), fit.predict(table).to_numpy(), rtol=1e-12
     )
@@ -262,8 +264,115 @@ def test_shipped_profile_is_reproducible():
         generations=shipped.generations,
         ridge=shipped.ridge,
         extra_sites=extra,
+        dispersion="primary" if shipped.rho > 0 else "none",
+        unseen=shipped.unseen,
+        soil_weight=shipped.soil_weight,
     )
     assert refit.log_likelihood == pytest.approx(shipped.log_likelihood, abs=0.5)
     np.testing.assert_allclose(
         refit.soil.reindex(shipped.soil.index).to_numpy(), shipped.soil.to_numpy(), atol=0.05
     )
+    counts = val["budczies2015"]
+    np.testing.assert_allclose(
+        refit.predict(counts).to_numpy(), shipped.predict(counts).to_numpy(), atol=2e-3
+    )
+
+
+# --------------------------------------------------------------------------- wave 4 options
+def test_weighted_loglik_gradient_and_unit_weights():
+    rng = np.random.default_rng(8)
+    counts = rng.integers(0, 40, size=(3, 5)).astype(float)
+    counts[1, 0] = np.nan
+    lw = rng.normal(size=(3, 5))
+    w = np.array([0.2, 1.0, 0.5])
+    assert sa._loglik(counts, lw, np.ones(3))[0] == pytest.approx(sa._loglik(counts, lw)[0])
+    ll, g = sa._loglik(counts, lw, w)
+    h = 1e-6
+    for i, j in [(0, 1), (2, 4)]:
+        e = np.zeros_like(lw)
+        e[i, j] = h
+        num = (sa._loglik(counts, lw + e, w)[0] - sa._loglik(counts, lw - e, w)[0]) / (2 * h)
+        assert g[i, j] == pytest.approx(num, rel=1e-5, abs=1e-6)
+    # a weight scales its primary's contribution
+    ll0 = sa._loglik(counts[:1], lw[:1])[0]
+    assert sa._loglik(counts[:1], lw[:1], np.array([0.2]))[0] == pytest.approx(0.2 * ll0)
+
+
+def test_primary_weights_recover_dirichlet_multinomial_correlation():
+    rng = np.random.default_rng(21)
+    k, alpha0 = 8, 49.0  # rho = 1 / (alpha0 + 1) = 0.02
+    p = rng.dirichlet(np.ones(k))
+    n = rng.integers(50, 400, size=300)
+    dm = np.array([rng.multinomial(m, rng.dirichlet(alpha0 * p)) for m in n], dtype=float)
+    w, rho = sa.primary_weights(dm, np.tile(p, (len(n), 1)))
+    assert rho == pytest.approx(0.02, rel=0.25)
+    assert w[np.argmax(n)] < w[np.argmin(n)]
+    mult = np.array([rng.multinomial(m, p) for m in n], dtype=float)
+    assert sa.primary_weights(mult, np.tile(p, (len(n), 1)))[1] < 0.002
+
+
+def test_primary_dispersion_fit(male, table):
+    plain = sm.fit_sites(table, body=male, link="power")
+    weighted = sm.fit_sites(table, body=male, link="power", dispersion="primary")
+    assert plain.rho == 0.0 and weighted.rho > 0.0
+    # the reported log-likelihood is the unweighted one, comparable across options
+    assert weighted.log_likelihood <= plain.log_likelihood + 1e-6
+    assert "rho" in weighted.summary()
+
+
+def test_unseen_site_rules_and_soil_blend(male, table):
+    train = table[table["site"] != "brain"]
+    fit = sm.fit_sites(train, body=male, link="power", extra_sites=["brain"])
+    soil = sm.baselines(train, table, body=male)["soil"]
+    q = soil.reindex(fit.predict(table).columns)
+    q = q / q.sum()
+    for rule in sm.UNSEEN:
+        p = dataclasses.replace(fit, unseen=rule).predict(table)
+        assert np.abs(p.sum(axis=1) - 1.0).max() < 1e-12
+    p_soil = dataclasses.replace(fit, unseen="soil").predict(table)
+    np.testing.assert_allclose(p_soil["brain"], q["brain"], rtol=1e-12)  # the soil-only share
+    access = sm.site_access(table, body=male)
+    p_typ = dataclasses.replace(fit, unseen="typical").predict(table)
+    beta = fit.link_parameter
+    ratio = p_typ["brain"] / p_typ["liver"]
+    expect = (
+        np.exp(fit.soil.mean() - fit.soil["liver"]) * (access["brain"] / access["liver"]) ** beta
+    )
+    np.testing.assert_allclose(ratio, expect.loc[ratio.index], rtol=1e-9)
+    # a full blend is soil-only; a partial blend is the mixture
+    p1 = dataclasses.replace(fit, soil_weight=1.0).predict(table)
+    np.testing.assert_allclose(p1.to_numpy(), np.tile(q.to_numpy(), (len(p1), 1)), rtol=1e-12)
+    p0 = fit.predict(table)
+    ph = dataclasses.replace(fit, soil_weight=0.25).predict(table)
+    np.testing.assert_allclose(ph.to_numpy(), 0.75 * p0.to_numpy() + 0.25 * p1.to_numpy())
+
+
+@pytest.mark.slow
+def test_soil_weight_path_matches_cross_validation(male, table):
+    path = sm.soil_weight_path(table, weights=(0.0, 0.5, 1.0), body=male, link="power")
+    cv = sm.cross_validate_sites(table, body=male, link="power")
+    assert path.loc[0.0, "dev"] == pytest.approx(cv.loc["total", "dev_calibrated"], rel=1e-9)
+    assert path.loc[1.0, "dev"] == pytest.approx(cv.loc["total", "dev_soil"], rel=1e-9)
+    assert path.loc[0.0, "wins"] == int(
+        (cv.drop(index="total").eval("dev_calibrated < dev_soil")).sum()
+    )
+    with pytest.raises(ParameterError, match="soil_weight"):
+        sm.soil_weight_path(table, body=male, soil_weight=0.1)
+
+
+@pytest.mark.slow
+def test_unseen_site_path_drops_each_site(male, table):
+    out = sm.unseen_site_path(table, body=male, link="power")
+    assert list(out.index) == [*sorted(set(table["site"])), "total"]
+    assert np.isfinite(out.to_numpy()).all()
+    with pytest.raises(ParameterError, match="unseen"):
+        sm.unseen_site_path(table, body=male, unseen="soil")
+
+
+def test_new_options_are_checked(male, table):
+    with pytest.raises(ParameterError, match="dispersion"):
+        sm.fit_sites(table, body=male, dispersion="dirichlet")
+    with pytest.raises(ParameterError, match="unseen"):
+        sm.fit_sites(table, body=male, unseen="zero")
+    with pytest.raises(ParameterError, match="soil_weight"):
+        sm.fit_sites(table, body=male, soil_weight=1.5)
