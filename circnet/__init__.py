@@ -25,6 +25,7 @@ plot_propagation  where released cells are over time, by state group (PNG/SVG)
 plot_course       a disease course: burden per site (log), event timeline (PNG/SVG)
 plot_calibration  observed vs predicted site shares of a calibration (PNG/SVG)
 course_report     one self-contained HTML report of a course: network, plots, tables
+cohort_report     one self-contained HTML report of a virtual cohort: figures, survival, sites, CTCs
 TumourParams      growth (Hahnfeldt 1999), angiogenic switch, shedding, nodal immunity of a tumour
 grow_tumour       deterministic course of one tumour (cells, carrying capacity, shedding)
 simulate_patient  the clinical course of one virtual patient (human growth, diagnosis, surgery,
@@ -72,6 +73,9 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from ._cohort_report import (
+        cohort_report,
+    )
     from ._notebook import (
         View,
         show,
@@ -196,6 +200,7 @@ _LAZY: dict[str, str] = {
     "CellPopulation": ".population",
     "render_html": ".render",
     "course_report": ".report",
+    "cohort_report": "._cohort_report",
     "AbsorbingChain": ".transport",
     "FateResult": ".transport",
     "TransportModel": ".transport",
@@ -229,6 +234,7 @@ __all__ = [
     "plot_course",
     "plot_calibration",
     "course_report",
+    "cohort_report",
     "TumourParams",
     "grow_tumour",
     "simulate_patient",

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .__main__ import format_summary
+from ._cli_course import cohort_course, patient_course
 from ._cli_output import plain, print_json, say, table, text
 from ._figure import PLOT_FORMATS
 from ._progress import Progress, progress
@@ -106,6 +107,7 @@ def _site(body: nx.DiGraph, name: str) -> str:
 # --------------------------------------------------------------------------- outputs, seeds
 _HTML = (".html", ".htm")
 _CHECKPOINT = (".npz",)
+_CSV = (".csv",)
 
 
 @overload
@@ -280,7 +282,12 @@ def _course_notes(
     args: argparse.Namespace, body: nx.DiGraph, seconds: float, seed: int | None
 ) -> list[str]:
     src = str(args.body) if args.body is not None else body.graph.get("name", "reference body")
-    cmd = ["circnet course", f"--primary {args.primary}", f"--years {args.years:g}"]
+    # --laws mechanistic: the command repeats this course (the clinical laws are the default)
+    cmd = [
+        "circnet course --laws mechanistic",
+        f"--primary {args.primary}",
+        f"--years {args.years:g}",
+    ]
     if args.sex:
         cmd.append(f"--sex {args.sex}")
     if args.body is not None:
@@ -303,6 +310,23 @@ def _day(value: float | None, option: str) -> float | None:
 
 
 def _cmd_course(args: argparse.Namespace) -> int:
+    """``circnet course``: the clinical patient course (default), a cohort, or the
+    mechanistic course (``--laws mechanistic``); the parser refused the options of the
+    other laws (:func:`circnet._cli_parser.course_conflict`)."""
+    if args.laws == "mechanistic":
+        return _course_mechanistic(args)
+    out = output_path(args.out, "--out", _HTML, "the report (an HTML page)")
+    table_path = output_path(args.table, "--table", _CSV, "the per-patient table (CSV)")
+    body = _load_body(args)
+    primary = _site(body, args.primary)
+    seed = _seed(args)
+    model = _model(body, args)
+    if args.cohort is not None:
+        return cohort_course(args, body, model, primary, seed, out, table_path)
+    return patient_course(args, body, model, primary, seed, out)
+
+
+def _course_mechanistic(args: argparse.Namespace) -> int:
     out = output_path(args.out, "--out", _HTML, "the report (an HTML page)")
     checkpoint = output_path(args.checkpoint, "--checkpoint", _CHECKPOINT, "a checkpoint")
     body = _load_body(args)

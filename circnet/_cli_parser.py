@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
 
-__all__ = ["PROG", "build_parser", "join_negative_values"]
+__all__ = ["PROG", "LAWS", "SCENARIOS", "build_parser", "course_conflict", "join_negative_values"]
 
 PROG = "circnet"
+#: The laws of ``circnet course``: the clinical patient course (default) or the Hahnfeldt one.
+LAWS = ("clinical", "mechanistic")
+#: Clinical scenarios (those of :data:`circnet.cohort.SCENARIOS`; not imported: see above).
+SCENARIOS = ("surgery", "natural")
 
 _EPILOG = """\
 examples:
@@ -66,9 +70,15 @@ examples:
     "course": """\
 examples:
   circnet course --primary breast --sex female --years 5 --seed 1 --out report.html
-  circnet course --primary colon_rectum --years 2 --surgery-day 365 --json
-  circnet course --primary lung --years 10 --checkpoint lung.npz --checkpoint-every 365
-Open the report in a browser (e.g. `xdg-open report.html`); it works offline.
+  circnet course --primary colon_rectum --scenario natural --patient 3 --seed 1 --json
+  circnet course --primary colon --cohort 1000 --seed 1 --out cohort.html --table patients.csv
+  circnet course --laws mechanistic --primary colon_rectum --years 2 --surgery-day 365 --json
+  circnet course --laws mechanistic --primary lung --years 10 --checkpoint lung.npz
+Clinical laws (default): one virtual patient (human growth, diagnosis, surgery at diagnosis
+or the natural history), followed --years after diagnosis; --cohort N runs N patients and
+writes the cohort's report. Mechanistic laws: the Hahnfeldt course (mouse-derived growth)
+with --surgery-day, --inhibitor-from-day and checkpoints.
+Open a report in a browser (e.g. `xdg-open report.html`); it works offline.
 """,
     "render": """\
 examples:
@@ -193,10 +203,89 @@ def _seed(text: str) -> int:
     return x
 
 
+def _count(text: str) -> int:
+    try:
+        x = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
+    if x < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
+    return x
+
+
+#: Options of ``circnet course`` that only one kind of laws has: dest -> (option, why).
+_MECHANISTIC_ONLY = {
+    "surgery_day": ("--surgery-day", "the clinical course operates at diagnosis: "
+                    "--scenario surgery (the default) or natural"),
+    "inhibitor_from_day": ("--inhibitor-from-day", "the clinical laws have no angiogenesis "
+                           "inhibitor"),
+    "checkpoint": ("--checkpoint", "the clinical laws run without checkpoints"),
+    "checkpoint_every": ("--checkpoint-every", "the clinical laws run without checkpoints"),
+}  # fmt: skip
+_CLINICAL_ONLY = {
+    "scenario": ("--scenario", "the mechanistic course removes the primary with "
+                 "--surgery-day DAY"),
+    "patient": ("--patient", "the mechanistic course has no virtual patients"),
+    "cohort": ("--cohort", "cohorts run the clinical laws"),
+    "table": ("--table", "the per-patient table is a cohort's"),
+}  # fmt: skip
+
+
+def course_conflict(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of ``circnet course`` options, or None.
+
+    Options of the mechanistic course are refused under ``--laws clinical`` (and the
+    other way round), naming the option, instead of being silently ignored.
+
+    Examples
+    --------
+    >>> p = build_parser()
+    >>> course_conflict(p.parse_args(["course", "--primary", "lung", "--cohort", "20"]))
+    >>> ns = argparse.Namespace(laws="clinical", surgery_day=30.0)
+    >>> print(course_conflict(ns))
+    argument --surgery-day: only with --laws mechanistic (the clinical course operates at \
+diagnosis: --scenario surgery (the default) or natural)
+    """
+    laws = getattr(args, "laws", "clinical")
+    other, refused = ("clinical", _CLINICAL_ONLY)
+    if laws == "clinical":
+        other, refused = ("mechanistic", _MECHANISTIC_ONLY)
+    for dest, (option, why) in refused.items():
+        if getattr(args, dest, None) is not None:
+            return f"argument {option}: only with --laws {other} ({why})"
+    if getattr(args, "cohort", None) is not None and getattr(args, "patient", None) is not None:
+        return (
+            "argument --patient: not with --cohort (a cohort runs patients 0 to N-1 of the "
+            "seed; --patient K without --cohort runs one of them)"
+        )
+    if getattr(args, "table", None) is not None and getattr(args, "cohort", None) is None:
+        return "argument --table: only with --cohort N (the per-patient table of a cohort)"
+    return None
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that checks the parsed options together (``post_check``).
+
+    ``post_check(namespace)`` returns a message for a usage error (exit status 2, the
+    usage line of this (sub)command) or None; argparse itself checks options one by one.
+    """
+
+    post_check: Callable[[argparse.Namespace], str | None] | None = None
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ns, rest = super().parse_known_args(args, namespace)
+        problem = self.post_check(ns) if self.post_check is not None else None
+        if problem:
+            self.error(problem)
+        return ns, rest
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``circnet`` command."""
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="circnet: metastatic spread as Markov transport of cancer cells on a graph "
         "of the human circulation.",
@@ -206,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"circnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    body_opts = argparse.ArgumentParser(add_help=False)
+    body_opts = _Parser(add_help=False)
     g = body_opts.add_argument_group("body")
     g.add_argument(
         "--sex", choices=("male", "female"), default=None,
@@ -223,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "population with the arrest and organ soil fitted to DiSibio & French 2008 "
         "(circnet.sitemodel)",
     )  # fmt: skip
-    progress_opts = argparse.ArgumentParser(add_help=False)
+    progress_opts = _Parser(add_help=False)
     pg = progress_opts.add_mutually_exclusive_group()
     pg.add_argument(
         "--progress", dest="progress", action="store_true", default=None,
@@ -231,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     pg.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
-    def add(name: str, help_: str, parents: Sequence[argparse.ArgumentParser] = ()) -> Any:
+    def add(name: str, help_: str, parents: Sequence[_Parser] = ()) -> Any:
         return sub.add_parser(
             name,
             help=help_,
@@ -286,36 +375,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="FILE", help="also draw the counts (.png/.svg)")
 
     p = add(
-        "course", "simulate a disease course and write an HTML report", [body_opts, progress_opts]
+        "course",
+        "simulate a disease course (or a virtual cohort) and write an HTML report",
+        [body_opts, progress_opts],
     )
+    p.post_check = course_conflict
     p.add_argument("--primary", required=True, metavar="SITE", help="organ of the primary tumour")
-    p.add_argument("--years", type=_positive, default=5.0, help="length of the course (default 5)")
+    p.add_argument(
+        "--laws", choices=LAWS, default="clinical",
+        help="'clinical' (default): human growth, diagnosis, surgery and clinical events of "
+        "circnet.simulate_patient / simulate_cohort; 'mechanistic': the Hahnfeldt course of "
+        "circnet.simulate_course (mouse-derived growth)",
+    )  # fmt: skip
+    p.add_argument(
+        "--years", type=_positive, default=5.0,
+        help="clinical: follow-up after diagnosis in years; mechanistic: length of the "
+        "course (default 5)",
+    )  # fmt: skip
     p.add_argument("--seed", type=_seed, default=None, help=_SEED_HELP)
     p.add_argument(
+        "--out", type=Path, metavar="FILE.html",
+        help="write the HTML report (a course: network with a time control, plots, tables; "
+        "a cohort: figures, survival curve, first sites, CTCs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--json", action="store_true", help="print the summary (cohort: figures) as JSON"
+    )
+    p.add_argument(
+        "--no-plots", action="store_true", help="leave the plots out of the report (faster)"
+    )
+    g = p.add_argument_group("clinical laws (the default)")
+    g.add_argument(
+        "--scenario", choices=SCENARIOS, default=None,
+        help="'surgery' (default): the primary (and its regional nodes) removed at diagnosis; "
+        "'natural': the untreated natural history",
+    )  # fmt: skip
+    g.add_argument(
+        "--patient", type=_seed, default=None, metavar="K",
+        help="which virtual patient of the seed's cohort (default 0): patient K of "
+        "`--cohort N --seed S` is the course of `--patient K --seed S`",
+    )  # fmt: skip
+    g.add_argument(
+        "--cohort", type=_count, default=None, metavar="N",
+        help="run N virtual patients and write the cohort's report (--out) and table (--table)",
+    )  # fmt: skip
+    g.add_argument(
+        "--table", type=Path, default=None, metavar="FILE.csv",
+        help="with --cohort: write the per-patient table (CSV)",
+    )  # fmt: skip
+    g = p.add_argument_group("mechanistic laws (--laws mechanistic)")
+    g.add_argument(
         "--surgery-day", type=float, default=None, metavar="DAY",
         help="remove the primary tumour on this day (default: never)",
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         "--inhibitor-from-day", type=float, default=None, metavar="DAY",
         help="give an angiogenesis inhibitor from this day on (the inhibition term of "
         "Hahnfeldt et al. 1999 shrinks the tumours' carrying capacity; default: never)",
     )  # fmt: skip
-    p.add_argument(
-        "--out", type=Path, metavar="FILE.html",
-        help="write the HTML report (network with a time control, plots, tables)",
-    )  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument(
+    g.add_argument(
         "--checkpoint", type=Path, metavar="FILE",
         help="checkpoint file (.npz); if it exists, the course resumes from it",
     )  # fmt: skip
-    p.add_argument(
+    g.add_argument(
         "--checkpoint-every", type=_positive, default=None, metavar="DAYS",
         help="days between checkpoints (default: only at the end)",
     )  # fmt: skip
-    p.add_argument(
-        "--no-plots", action="store_true", help="leave the plots out of the report (faster)"
-    )
 
     p = add("render", "write an interactive HTML view of a body file")
     p.add_argument("file", type=Path, metavar="FILE", help="body file (.graphml, .json, .yaml)")

@@ -59,6 +59,16 @@ blood volume 5 L and CellSearch recovery 0.85 (Allard 2004). The transport model
 time in blood before first arrest is about a minute (one capillary bed); the CTC count
 uses the measured clearance, since CellSearch counts cells that recirculate.
 
+Organotropism (law 7, seed and soil). The anatomy routes a breast or prostate cell to the
+lung first, yet these cancers grow first in bone. ``tropism`` (a mapping organ -> factor,
+default 1 for every organ) multiplies the awakening rate of the dormant cells of that
+patient in that organ: the cell's chance ever to grow there. It is a **calibrated
+factor, not anatomy** (rows ``tropism:<organ>`` of the table, kind ``calibrated``, each
+with its clinical target and source), set only where a clinical figure needs it, and it
+applies to every cell of the patient: metastases seeded by metastases keep the seed of
+the primary. A lymph-node group may have a factor too (breast: the axillary nodes, for
+the node-positive share that the nodal kill rate alone cannot reach).
+
 Randomness (law 6): patient ``i`` of a cohort with root entropy ``r`` draws from
 ``np.random.SeedSequence(r, spawn_key=(i,))`` (:func:`patient_seed`).
 """
@@ -67,7 +77,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -81,6 +92,7 @@ from .errors import ParameterError
 __all__ = [
     "PRIMARY_TYPES",
     "SITE_TYPES",
+    "TROPISM_PREFIX",
     "STAGES",
     "TERMS",
     "ClinicalParams",
@@ -136,6 +148,8 @@ TERMS = {
         "(mean; counts scatter by Poisson noise)"
     ),
 }
+#: Prefix of the table rows that hold a tropism factor (``tropism:bone``).
+TROPISM_PREFIX = "tropism:"
 #: Cells per cm^3 of tumour.
 CELLS_PER_CM3 = 1.0e9
 _TUBE_ML = 7.5
@@ -157,12 +171,18 @@ def clinical_table() -> pd.DataFrame:
     return frame.set_index(["primary", "name"]).sort_index()
 
 
+#: Fields of :class:`ClinicalParams` that are not single numbers.
+_NOT_NUMBERS = ("primary", "tropism")
+
+
 @dataclass(frozen=True)
 class ClinicalParams:
     """Clinical laws of one primary type (frozen; defaults from ``primary_clinical.csv``).
 
     Build it with :func:`clinical_params`; every field is described, with unit and
-    source, by :meth:`describe`.
+    source, by :meth:`describe`. All fields are numbers except ``primary`` and
+    ``tropism``, a mapping organ -> factor on the awakening rate of dormant cells in
+    that organ (organotropism: a calibrated factor, not anatomy; default 1).
 
     Examples
     --------
@@ -194,12 +214,25 @@ class ClinicalParams:
     awakening_rate: float
     switch_rate: float
     nodal_kill_rate: float
+    #: organ -> factor on the awakening rate there (organotropism; a calibrated factor,
+    #: not anatomy); organs not listed have 1
+    tropism: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if f.name == "primary":
+            if f.name in _NOT_NUMBERS:
                 continue
             check_number(getattr(self, f.name), f.name, low=0.0)
+        if not isinstance(self.tropism, Mapping):
+            raise ParameterError(
+                f"`tropism` must be a mapping organ -> factor (got {type(self.tropism).__name__})"
+            )
+        clean = {}
+        for organ, factor in self.tropism.items():
+            if not isinstance(organ, str) or not organ:
+                raise ParameterError(f"`tropism` keys must be organ names (got {organ!r})")
+            clean[organ] = check_number(factor, f"tropism[{organ!r}]", low=0.0)
+        object.__setattr__(self, "tropism", clean)
         for name in ("vdt_median_days", "diagnosis_diameter_cm", "ceiling_cells"):
             check_number(getattr(self, name), name, low=0.0, low_open=True)
         if not self.start_cells < self.reference_cells < self.ceiling_cells:
@@ -224,8 +257,19 @@ class ClinicalParams:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """All values as a plain dict."""
+        """All values as a plain dict (``tropism`` as a dict of its own)."""
         return dataclasses.asdict(self)
+
+    def tropism_factor(self, organ: str) -> float:
+        """Factor on the awakening rate in ``organ`` (1 unless :attr:`tropism` sets it).
+
+        Examples
+        --------
+        >>> cp = clinical_params("breast")
+        >>> cp.tropism_factor("bone") > 1.0, cp.tropism_factor("liver")
+        (True, 1.0)
+        """
+        return float(self.tropism.get(organ, 1.0))
 
     def describe(self) -> pd.DataFrame:
         """Every value with unit, range, kind and source (from the table).
@@ -237,23 +281,20 @@ class ClinicalParams:
         """
         t = clinical_table()
         out = []
-        for f in dataclasses.fields(self):
-            if f.name == "primary":
-                continue
-            key = (self.primary, f.name) if (self.primary, f.name) in t.index else ("all", f.name)
-            row = t.loc[key]
-            out.append(
-                {
-                    "name": f.name,
-                    "value": getattr(self, f.name),
-                    "unit": row["unit"],
-                    "low": row["low"],
-                    "high": row["high"],
-                    "kind": row["kind"],
-                    "source": row["source"],
-                    "notes": row["notes"],
-                }
-            )
+        names = [f.name for f in dataclasses.fields(self) if f.name not in _NOT_NUMBERS]
+        values = [getattr(self, name) for name in names]
+        for organ, factor in sorted(self.tropism.items()):
+            names.append(TROPISM_PREFIX + organ)
+            values.append(factor)
+        cols = ("unit", "low", "high", "kind", "source", "notes")
+        for name, value in zip(names, values, strict=True):
+            key = (self.primary, name) if (self.primary, name) in t.index else ("all", name)
+            if key in t.index:
+                row = t.loc[key]
+                out.append({"name": name, "value": value, **{c: row[c] for c in cols}})
+            else:  # a tropism factor set by the caller, not in the table
+                given = {c: "" for c in cols} | {"unit": "1", "kind": "given"}
+                out.append({"name": name, "value": value, **given, "source": "set by the caller"})
         return pd.DataFrame(out).set_index("name")
 
 
@@ -282,12 +323,18 @@ def clinical_params(primary: str, **changes: Any) -> ClinicalParams:
     t = clinical_table()
     values: dict[str, Any] = {"primary": kind}
     for f in dataclasses.fields(ClinicalParams):
-        if f.name == "primary":
+        if f.name in _NOT_NUMBERS:
             continue
         key = (kind, f.name) if (kind, f.name) in t.index else ("all", f.name)
         if key not in t.index:
             key = ("other", f.name)
         values[f.name] = float(t.loc[key, "value"])
+    rows = t.loc[kind] if kind in t.index.get_level_values(0) else t.iloc[:0]
+    values["tropism"] = {
+        str(name)[len(TROPISM_PREFIX) :]: float(v)
+        for name, v in rows["value"].items()
+        if str(name).startswith(TROPISM_PREFIX)
+    }
     cp = ClinicalParams(**values)
     return cp.replace(**changes) if changes else cp
 

@@ -14,7 +14,10 @@ The model, per patient (vectorised over the chunk):
   every site, computed once per primary): dead, a colony in an organ, or a cell in a
   lymph-node group. Cells shed at rate ``lambda(t)`` by a source form a Poisson process,
   so (thinning) the cells reaching each fate are independent Poisson processes;
-* a **dormant disseminated cell** awakens at ``awakening_rate``; in an organ it dies at
+* a **dormant disseminated cell** awakens at ``awakening_rate`` times the tropism factor
+  of its organ or node group (``ClinicalParams.tropism``, a calibrated seed-and-soil
+  factor, 1 unless set; organs are grouped by factor, one dormancy grid per group, so
+  factor 1 everywhere gives the same patients as no tropism); in an organ it dies at
   ``dormant_death_rate``, in a lymph node instead by immune kill at
   ``nodal_kill_rate / (1 + n / saturation)`` (``n``: dormant cells there). The expected
   number of dormant cells ``m(t)`` from one source solves
@@ -66,6 +69,7 @@ from ._clinical import (
 )
 from ._cohort_outcomes import PATIENT, first_distant, outcomes
 from ._cohort_random import patient_keys, poisson_inverse, uniforms
+from .errors import ParameterError, UnknownNameError
 from .states import DEAD
 from .transport import TransportModel
 
@@ -87,6 +91,9 @@ _CELLS = 2_000_000
 MAX_COLONIES_PER_PATIENT = 2_000
 # purposes (third counter word); the second names the generation / source / class
 _COUNT, _EVENT = 2, 3
+#: classes of colonies per source site in a stream: 0 organs (factor 1), 2.. node
+#: groups, 31, 30, ... organs with another tropism factor
+_CLASSES = 32
 
 
 # ============================================================================ the plan
@@ -112,6 +119,11 @@ class Plan:
     #: sites removed with the primary at surgery (its regional lymph-node groups when the
     #: nodes are dissected): cells and colonies there are gone from the diagnosis day on
     removed: np.ndarray | None = None
+    #: organs grouped by their tropism factor: ``(class, factor, organ indices)``; the
+    #: organs of factor 1 are class 0 (one group of every organ without tropism)
+    organ_groups: tuple[tuple[int, float, np.ndarray], ...] = ()
+    #: tropism factor of each lymph-node group (None: all 1)
+    node_tropism: np.ndarray | None = None
 
 
 def make_plan(
@@ -128,9 +140,12 @@ def make_plan(
     """The fate matrix of every site (one factorisation) and the settings of a cohort.
 
     With ``surgery`` and ``node_dissection``, the primary's regional lymph-node groups
-    (those its tissue drains to first) are removed with it at diagnosis.
+    (those its tissue drains to first) are removed with it at diagnosis. The sites of
+    ``cp.tropism`` must be organs or lymph-node groups of the model
+    (:class:`UnknownNameError` names one that is not).
     """
     sites = tuple(model.organs) + tuple(model.lymph_nodes)
+    groups = _organ_groups(cp, sites, len(model.organs))
     index = {s: i for i, s in enumerate(sites)}
     table = model.fate_table(list(sites)).to_numpy(dtype=float)
     table = np.maximum(table, 0.0)
@@ -164,7 +179,33 @@ def make_plan(
         grid=grid,
         follow_all=follow_all,
         removed=removed,
+        organ_groups=groups,
+        node_tropism=np.array([cp.tropism_factor(v) for v in model.lymph_nodes]),
     )
+
+
+def _organ_groups(
+    cp: ClinicalParams, sites: tuple[str, ...], n_organs: int
+) -> tuple[tuple[int, float, np.ndarray], ...]:
+    """Organs grouped by tropism factor; class 0 for factor 1, then 31, 30, ... down."""
+    organs, n_nodes = sites[:n_organs], len(sites) - n_organs
+    unknown = sorted(set(cp.tropism) - set(sites))
+    if unknown:
+        raise UnknownNameError(
+            f"`tropism` names {unknown[0]!r}, which is not an organ or lymph-node group of "
+            f"the model (organs: {', '.join(organs)}; lymph-node groups: "
+            f"{', '.join(sites[len(organs) :])})"
+        )
+    factor = np.array([cp.tropism_factor(o) for o in organs])
+    values = sorted(set(factor.tolist()), key=lambda v: (v != 1.0, v))
+    others = [v for v in values if v != 1.0]
+    if len(others) > _CLASSES - 2 - n_nodes:
+        raise ParameterError(
+            f"`tropism` has {len(others)} distinct factors other than 1; at most "
+            f"{_CLASSES - 2 - n_nodes} with {n_nodes} lymph-node groups"
+        )
+    classes = {1.0: 0} | {v: _CLASSES - 1 - k for k, v in enumerate(others)}
+    return tuple((classes[v], float(v), np.flatnonzero(factor == v)) for v in values)
 
 
 # ============================================================================ dormancy
@@ -399,38 +440,37 @@ def _pairs(
     cp, ns = plan.cp, len(plan.sites)
     p_pat, p_site = pairs // ns, pairs % ns
     organs, nodes = np.arange(plan.n_organs), np.arange(plan.n_organs, ns)
-    kappa, alpha = cp.dormant_death_rate + cp.awakening_rate, cp.awakening_rate
+    alpha = cp.awakening_rate
     lam_r, lam_l = _shedding(part, inv, pairs.size, t, cp)
     hp, tp = h[:, p_pat], t[:, p_pat]
     g = plan.grid
     shed = (0.5 * hp[:g] * (lam_r[:g] + lam_l[1 : g + 1])).sum(axis=0)  # by diagnosis
-    m = _dormant(lam_r, lam_l, hp, kappa)
-    cum = _cumulative(m, hp)  # integral of m; awakenings are alpha times it
     every = np.arange(pairs.size)
-    c_stop = _cum_at(cum, m, hp, tp, every, stop[p_pat])
     pi_org = plan.dest[p_site][:, organs].sum(axis=1)
-    _add(
-        tot,
-        p_pat,
-        shed=shed,
-        dead=plan.dead[p_site] * shed,
-        org=pi_org * shed,
-        org_wake=alpha * pi_org * cum[g],
-        org_diag=pi_org * m[g],
-    )
-    grids = (m, cum, hp, tp, c_stop)
-    blocks = [(0, alpha * pi_org * c_stop, every, every, grids, organs)]
+    _add(tot, p_pat, shed=shed, dead=plan.dead[p_site] * shed, org=pi_org * shed)
+    blocks = []
+    groups = plan.organ_groups or ((0, 1.0, organs),)
+    for cls, factor, group in groups:  # organs by tropism factor: own awakening rate
+        a = alpha * factor
+        m = _dormant(lam_r, lam_l, hp, cp.dormant_death_rate + a)
+        cum = _cumulative(m, hp)  # integral of m; awakenings are ``a`` times it
+        c_stop = _cum_at(cum, m, hp, tp, every, stop[p_pat])
+        pi = plan.dest[p_site][:, group].sum(axis=1)
+        _add(tot, p_pat, org_wake=a * pi * cum[g], org_diag=pi * m[g])
+        blocks.append((cls, a * pi * c_stop, every, every, (m, cum, hp, tp, c_stop), group))
     # nodes: one row per (pair, node group); no death there but the immune kill
     ng = nodes.size
     share = plan.dest[p_site][:, nodes].ravel()  # rows: (pair, node group)
     r_pair = np.repeat(every, ng)
     lr, ll, hn = lam_r[:, r_pair] * share, lam_l[:, r_pair] * share, hp[:, r_pair]
     where = p_pat[r_pair] * ng + np.tile(np.arange(ng), pairs.size)
+    node_alpha = alpha * (np.ones(ng) if plan.node_tropism is None else plan.node_tropism)
+    a_rows = np.tile(node_alpha, pairs.size)  # awakening rate of each row (tropism)
     if gen == 0:  # mean-field kill from the primary's own seeding
-        mn = _dormant(lr, ll, hn, alpha, (cp.nodal_kill_rate, cp.nodal_kill_saturation))
+        mn = _dormant(lr, ll, hn, a_rows, (cp.nodal_kill_rate, cp.nodal_kill_saturation))
         kill_grid[:, where] = cp.nodal_kill_rate / (1.0 + mn / cp.nodal_kill_saturation)
     else:
-        mn = _dormant(lr, ll, hn, alpha, kill_grid[:, where])
+        mn = _dormant(lr, ll, hn, a_rows, kill_grid[:, where])
     cn = _cumulative(mn, hn)
     tn = tp[:, r_pair]
     n_stop = stop[p_pat[r_pair]]
@@ -438,11 +478,11 @@ def _pairs(
         gone = np.tile(plan.removed[nodes], pairs.size)
         n_stop = np.where(gone, np.minimum(n_stop, d_day[p_pat[r_pair]]), n_stop)
     cn_stop = _cum_at(cn, mn, hn, tn, np.arange(r_pair.size), n_stop)
-    _add(tot, p_pat[r_pair], node=share * shed[r_pair], node_wake=alpha * cn[g], node_diag=mn[g])
+    _add(tot, p_pat[r_pair], node=share * shed[r_pair], node_wake=a_rows * cn[g], node_diag=mn[g])
     grids = (mn, cn, hn, tn, cn_stop)
     for j in range(ng):
         col = every * ng + j
-        blocks.append((2 + j, alpha * cn_stop[col], every, col, grids, nodes[j : j + 1]))
+        blocks.append((2 + j, node_alpha[j] * cn_stop[col], every, col, grids, nodes[j : j + 1]))
     return _awaken(plan, keys, gen, p_pat, p_site, blocks, rate)
 
 

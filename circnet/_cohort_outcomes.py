@@ -42,11 +42,19 @@ def reach(cp: ClinicalParams, cells: float, col: dict[str, np.ndarray]) -> np.nd
     return col["switch"] + gompertz_time(lim, cells, r, big_k)
 
 
-def _vascular_cells(plan: Any, col: dict[str, np.ndarray], when: np.ndarray, n: int) -> np.ndarray:
-    """Cells in vascular metastases of each patient at its time ``when`` (NaN: none)."""
+def _vascular_cells(
+    plan: Any, col: dict[str, np.ndarray], when: np.ndarray, d_day: np.ndarray, n: int
+) -> np.ndarray:
+    """Cells in vascular metastases of each patient at its time ``when``.
+
+    Colonies in the lymph-node groups removed at surgery (``plan.removed``) are gone
+    after the diagnosis day.
+    """
     cp = plan.cp
     at = when[col["patient"]]
     on = col["switch"] <= at
+    if plan.removed is not None and plan.removed.any():
+        on &= ~(plan.removed[col["site"]] & (at > d_day[col["patient"]]))
     size = np.where(
         on, _grown(at, col["switch"], cp.avascular_limit_cells, col["rate"], cp.ceiling_cells), 0.0
     )
@@ -86,9 +94,10 @@ def outcomes(
     u = uniforms(keys, 1, 0, 0, TOTALS)
     u2 = uniforms(keys, 2, 0, 0, TOTALS)
     u_pat = uniforms(keys, 1, 0, 0, PATIENT)
+    u_tube = uniforms(keys, 2, 0, 0, PATIENT)  # the four-tube (30 mL) count
     rate = np.asarray(draw.rate, float)
     prim_diag = gompertz_cells(d_day, cp.start_cells, rate, cp.ceiling_cells)
-    vas_diag = prim_diag + _vascular_cells(plan, col, d_day, n)
+    vas_diag = prim_diag + _vascular_cells(plan, col, d_day, d_day, n)
     ctc_diag = ctc_expected(cp.shedding_per_cell_day * vas_diag, cp)
     t_first = np.where(np.isnan(first_day), d_day, first_day)
     prim_first = np.where(
@@ -97,7 +106,8 @@ def outcomes(
         gompertz_cells(t_first, cp.start_cells, rate, cp.ceiling_cells),
     )
     ctc_first = ctc_expected(
-        cp.shedding_per_cell_day * (prim_first + _vascular_cells(plan, col, t_first, n)), cp
+        cp.shedding_per_cell_day * (prim_first + _vascular_cells(plan, col, t_first, d_day, n)),
+        cp,
     )
     ctc_first = np.where(np.isnan(first_day), np.nan, ctc_first)
     on_diag = col["switch"] <= d_day[who]
@@ -126,6 +136,7 @@ def outcomes(
         "first_distant_day": first_day,
         "ctc_expected_at_diagnosis": ctc_diag,
         "ctc_at_diagnosis": poisson_inverse(u_pat[:, 2], ctc_diag),
+        "ctc_30ml_at_diagnosis": poisson_inverse(u_tube[:, 0], 4.0 * ctc_diag),
         "ctc_expected_at_first_distant": ctc_first,
         "ctc_at_first_distant": np.where(
             np.isnan(ctc_first), -1, poisson_inverse(u_pat[:, 3], np.nan_to_num(ctc_first))

@@ -142,7 +142,8 @@ class CohortResult:
         ``first_distant_site`` / ``first_distant_day`` (empty / NaN: none in the
         follow-up), ``months_to_first_distant`` (after diagnosis), CTC per 7.5 mL at
         diagnosis and at the first distant metastasis (expected and a CellSearch-like
-        Poisson count; -1: none), dormant cells, micrometastases and vascular metastases
+        Poisson count; -1: none), ``ctc_30ml_at_diagnosis`` (a count in four tubes,
+        30 mL, as van Dalum 2015 drew), dormant cells, micrometastases and vascular metastases
         at diagnosis, and the integer balance of shed cells by diagnosis:
         ``shed_by_diagnosis = dead_in_transport + colonies_founded + nodal_founded``,
         ``colonies_founded + nodal_founded = dormant (distant + nodal) at diagnosis +
@@ -221,6 +222,8 @@ class CohortResult:
         ctc = p["ctc_at_first_distant"]
         add("CTC >= 5 per 7.5 mL at first distant metastasis", (ctc[ctc >= 0] >= 5).to_numpy())
         add("CTC >= 5 per 7.5 mL at diagnosis", (p["ctc_at_diagnosis"] >= 5).to_numpy())
+        early = p.loc[~p["synchronous"], "ctc_30ml_at_diagnosis"]
+        add("CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis", (early >= 1).to_numpy())
         med = float(p["ctc_at_diagnosis"].median())
         rows.append(
             ("median CTC per 7.5 mL at diagnosis", med, math.nan, math.nan, len(p), "cells")

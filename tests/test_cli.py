@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import networkx as nx
+import pandas as pd
 import pytest
 from bodies import tiny_body
 
@@ -229,8 +232,10 @@ def test_simulate_table_checkpoint_and_plot(tmp_path, capsys):
 # --------------------------------------------------------------------------- course
 def test_course_json(capsys):
     code, out, err = run(
-        ["course", "--primary", "colon", "--years", "0.5", "--seed", "2", "--json"], capsys
-    )
+        ["course", "--laws", "mechanistic", "--primary", "colon", "--years", "0.5", "--seed", "2",
+         "--json"],
+        capsys,
+    )  # fmt: skip
     assert code == 0, err
     data = json.loads(out)
     assert data["primary"] == "colon_rectum" and data["conserved"] is True
@@ -241,8 +246,8 @@ def test_course_table_and_report(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     report = tmp_path / "out" / "report.html"
     code, out, err = run(
-        ["course", "--primary", "breast", "--sex", "female", "--years", "1", "--seed", "1",
-         "--out", str(report), "--no-progress"],
+        ["course", "--laws", "mechanistic", "--primary", "breast", "--sex", "female", "--years",
+         "1", "--seed", "1", "--out", str(report), "--no-progress"],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -251,12 +256,14 @@ def test_course_table_and_report(tmp_path, capsys):
     text = report.read_text(encoding="utf-8")
     assert "<script src=" not in text and "http://" not in text.split("</head>")[0]
     assert text.count("data:image/svg+xml;base64,") == 3  # course, fates, propagation
+    assert "Command: circnet course --laws mechanistic --primary breast --years 1" in text
     assert "--seed 1" in text and "Sites at the end of the course" in text
 
 
 def test_course_checkpoint_resumes(tmp_path, capsys):
     ck = tmp_path / "course.npz"
-    argv = ["course", "--primary", "lung", "--years", "0.5", "--seed", "4", "--json"]
+    argv = ["course", "--laws", "mechanistic", "--primary", "lung", "--years", "0.5", "--seed",
+            "4", "--json"]  # fmt: skip
     code, first, _ = run([*argv, "--checkpoint", str(ck)], capsys)
     assert code == 0 and ck.exists()
     code, again, err = run([*argv, "--checkpoint", str(ck)], capsys)
@@ -273,9 +280,153 @@ def test_course_checkpoint_resumes(tmp_path, capsys):
 
 
 def test_course_bad_input(capsys):
-    code, _, err = run(["course", "--primary", "lung", "--surgery-day", "-5"], capsys)
+    argv = ["course", "--laws", "mechanistic", "--primary", "lung", "--surgery-day", "-5"]
+    code, _, err = run(argv, capsys)
     assert code == 1
     assert_one_line_error(err, "`--surgery-day` must be >= 0")
+
+
+# --------------------------------------------------------------------------- course: laws, cohort
+def test_course_mechanistic_is_todays_course(capsys):
+    # --laws mechanistic runs circnet.simulate_course exactly as before the clinical laws
+    argv = ["course", "--laws", "mechanistic", "--primary", "lung", "--years", "0.3",
+            "--seed", "5", "--surgery-day", "40", "--json"]  # fmt: skip
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    res = circnet.simulate_course(circnet.default_body(), "lung", 0.3, rng=5, surgery_day=40)
+    data = json.loads(out)
+    assert data["seed"] == 5 and data["cells_shed"] == int(res.summary["cells_shed"])
+    assert data["days"] == float(res.summary["days"])
+
+
+def test_course_clinical_is_the_default(capsys, tmp_path):
+    pytest.importorskip("circnet.patient", reason="the clinical patient course (H2) is not in")
+    report = tmp_path / "report.html"
+    argv = ["course", "--primary", "breast", "--sex", "female", "--years", "2", "--seed", "1",
+            "--out", str(report), "--no-plots", "--no-progress"]  # fmt: skip
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert out.startswith("Clinical course of patient 0 with a primary in breast (surgery, 2 ")
+    assert "seed 1" in out.splitlines()[0]
+    text = report.read_text(encoding="utf-8")
+    assert "<script src=" not in text and "--seed 1" in text
+    code, again, err = run(
+        [*argv[:-4], "--json", "--scenario", "natural", "--patient", "3"], capsys
+    )
+    assert code == 0, err
+    data = json.loads(again)
+    assert (data["seed"], data["patient"], data["scenario"]) == (1, 3, "natural")
+
+
+def test_course_cohort_report_table_and_json(tmp_path, capsys):
+    report, patients = tmp_path / "cohort.html", tmp_path / "patients.csv"
+    argv = ["course", "--primary", "colon", "--cohort", "20", "--years", "3", "--seed", "7",
+            "--no-progress", "--no-plots"]  # fmt: skip
+    code, out, err = run([*argv, "--out", str(report), "--table", str(patients), "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["primary"], data["patients"], data["seed"]) == ("colon_rectum", 20, 7)
+    assert data["scenario"] == "surgery" and data["years"] == 3
+    # the figures are those of circnet.simulate_cohort with the same seed
+    res = circnet.simulate_cohort(circnet.default_body(), "colon_rectum", 20, rng=7, years=3)
+    fig = res.figures()
+    assert list(data["figures"]) == list(fig.index)
+    sync = data["figures"]["synchronous distant metastases"]
+    assert sync["value"] == pytest.approx(fig.loc["synchronous distant metastases", "value"])
+    assert sync["n"] == 20 and sync["unit"] == "% of patients"
+    table = patients.read_text(encoding="utf-8").splitlines()
+    assert len(table) == 21 and table[0].startswith("patient,")
+    page = report.read_text(encoding="utf-8")
+    assert "Metastasis-free survival after surgery" in page and "Number at risk" in page
+    assert "circnet course --primary colon_rectum --years 3 --seed 7 --cohort 20" in page
+    assert "wrote" in err and "patients.csv" in err
+    # the text table: one row per figure, natural history on request
+    argv[argv.index("20")] = "5"
+    code, out, err = run([*argv, "--scenario", "natural"], capsys)
+    assert code == 0, err
+    assert out.startswith("Virtual cohort of 5 patients with a primary in colon_rectum (natural")
+    assert "synchronous distant metastases" in out and "95 % interval" in out
+
+
+def test_course_patient_k_is_row_k_of_the_cohort(tmp_path, capsys):
+    common = ["course", "--primary", "colon", "--years", "3", "--seed", "2", "--no-progress"]
+    patients = tmp_path / "patients.csv"
+    code, _, err = run([*common, "--cohort", "3", "--table", str(patients)], capsys)
+    assert code == 0, err
+    row = pd.read_csv(patients).set_index("patient").loc[2]
+    code, out, err = run([*common, "--patient", "2", "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    # the same patient: the same draws, diagnosis and state at diagnosis
+    assert data["patient"] == 2 and data["diagnosis_day"] == row["diagnosis_day"]
+    assert data["vdt_days"] == pytest.approx(row["vdt_days"], rel=1e-9)
+    assert data["synchronous"] == bool(row["synchronous"])
+    assert data["node_positive"] == bool(row["node_positive"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--surgery-day", "30"], "argument --surgery-day: only with --laws mechanistic"),
+        (["--inhibitor-from-day", "5"], "argument --inhibitor-from-day: only with --laws mech"),
+        (["--checkpoint", "c.npz"], "argument --checkpoint: only with --laws mechanistic"),
+        (["--checkpoint-every", "9"], "argument --checkpoint-every: only with --laws mechanis"),
+        (["--laws", "mechanistic", "--scenario", "natural"],
+         "argument --scenario: only with --laws clinical"),
+        (["--laws", "mechanistic", "--cohort", "5"], "argument --cohort: only with --laws clin"),
+        (["--laws", "mechanistic", "--patient", "2"], "argument --patient: only with --laws cli"),
+        (["--cohort", "5", "--patient", "2"], "argument --patient: not with --cohort"),
+        (["--table", "p.csv"], "argument --table: only with --cohort N"),
+        (["--cohort", "0"], "argument --cohort: must be a whole number >= 1 (got '0')"),
+        (["--cohort", "-4"], "argument --cohort: must be a whole number >= 1 (got '-4')"),
+        (["--cohort", "2.5"], "argument --cohort: must be a whole number >= 1 (got '2.5')"),
+        (["--cohort", "many"], "argument --cohort: must be a whole number >= 1 (got 'many')"),
+        (["--laws", "hahnfeldt"], "argument --laws: invalid choice: 'hahnfeldt'"),
+        (["--scenario", "chemo"], "argument --scenario: invalid choice: 'chemo'"),
+    ],
+)  # fmt: skip
+def test_course_refuses_options_of_the_other_laws(argv, match, capsys, no_work):
+    code, out, err = run(["course", "--primary", "lung", *argv], capsys)
+    assert code == 2 and out == ""
+    assert "usage: circnet course" in err and match in err and "Traceback" not in err
+
+
+def test_course_conflict_is_checked_in_the_parser():
+    from circnet._cli_parser import SCENARIOS, course_conflict
+
+    assert SCENARIOS == circnet.cohort.SCENARIOS
+    parse = build_parser().parse_args
+    assert course_conflict(parse(["course", "--primary", "lung"])) is None
+    argv = ["course", "--primary", "lung", "--laws", "mechanistic", "--surgery-day", "3"]
+    assert course_conflict(parse(argv)) is None
+    with pytest.raises(SystemExit):
+        parse(["course", "--primary", "lung", "--surgery-day", "3"])
+
+
+def _readme_course_commands():
+    """The ``circnet course`` commands of the README (set-up block and CLI table)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"(?:&& |`)(circnet course [^`\n]*)", text)
+    return [shlex.split(c.replace("[", "").replace("]", ""))[1:] for c in found]
+
+
+def test_readme_course_commands_parse():
+    commands = _readme_course_commands()
+    assert len(commands) >= 4  # the main command and the table's rows
+    main_argv = commands[0]
+    assert main_argv[:3] == ["course", "--primary", "breast"] and "--laws" not in main_argv
+    for argv in commands:
+        build_parser().parse_args(argv)  # a usage error would exit
+
+
+@pytest.mark.slow
+def test_readme_main_command_writes_the_clinical_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run([*_readme_course_commands()[0], "--no-progress"], capsys)
+    assert code == 0, err
+    assert out.startswith("Clinical course of patient 0 with a primary in breast (surgery, 5 ")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script src=" not in page and "dormant disseminated cells" in page
 
 
 # --------------------------------------------------------------------------- render, validate
@@ -397,10 +548,15 @@ def test_commands_on_a_body_with_other_node_names(tmp_path, capsys):
     code, out, err = run([*argv, "--times", "1,10", "--seed", "1", "--json"], capsys)
     assert code == 0, err
     assert sum(v[-1] for v in json.loads(out)["groups"].values()) == 1000
-    argv = ["course", "--primary", "kidney", "--body", str(path), "--years", "0.05"]
+    argv = ["course", "--laws", "mechanistic", "--primary", "kidney", "--body", str(path),
+            "--years", "0.05"]  # fmt: skip
     code, out, err = run([*argv, "--seed", "1", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["conserved"] is True
+    argv = ["course", "--primary", "kidney", "--body", str(path), "--cohort", "5", "--seed", "1"]
+    code, out, err = run([*argv, "--years", "1", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["figures"]["synchronous distant metastases"]["n"] == 5
 
 
 # --------------------------------------------------------------------------- lazy dispatch
@@ -426,7 +582,8 @@ def test_top_and_days_are_checked_with_option_names(capsys):
     code, _, err = run(["fates", "--primary", "lung", "--top", "0"], capsys)
     assert code == 1
     assert_one_line_error(err, "`--top` must be >= 1 (got 0)")
-    code, _, err = run(["course", "--primary", "lung", "--inhibitor-from-day", "nan"], capsys)
+    argv = ["course", "--laws", "mechanistic", "--primary", "lung", "--inhibitor-from-day", "nan"]
+    code, _, err = run(argv, capsys)
     assert code == 1
     assert_one_line_error(err, "`--inhibitor-from-day` must be finite")
 
@@ -440,7 +597,9 @@ def no_work(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the work started before the output path was checked")
 
-    for name in ("simulate_course", "TransportModel", "read_body", "default_body"):
+    names = ("simulate_course", "TransportModel", "read_body", "default_body", "patient_course",
+             "cohort_course")  # fmt: skip
+    for name in names:
         monkeypatch.setattr(commands, name, boom)
 
 
@@ -454,8 +613,14 @@ def no_work(monkeypatch):
          "no_such_dir' does not exist"),
         (["course", "--primary", "lung", "--out", "{tmp}/report.png"],
          "needs a name ending in .html or .htm (got '.png')"),
-        (["course", "--primary", "lung", "--checkpoint", "{tmp}/ck.json"],
+        (["course", "--laws", "mechanistic", "--primary", "lung", "--checkpoint", "{tmp}/ck.json"],
          "`--checkpoint` '{tmp}/ck.json': a checkpoint needs a name ending in .npz"),
+        (["course", "--laws", "mechanistic", "--primary", "lung", "--out", "{tmp}/r.png"],
+         "needs a name ending in .html or .htm (got '.png')"),
+        (["course", "--primary", "lung", "--cohort", "5", "--table", "{tmp}/p.txt"],
+         "`--table` '{tmp}/p.txt': the per-patient table (CSV) needs a name ending in .csv"),
+        (["course", "--primary", "lung", "--cohort", "5", "--out", "{tmp}/none/c.html"],
+         "none' does not exist"),
         (["simulate", "--primary", "lung", "--plot", "{tmp}/counts.jpg"],
          "`--plot` '{tmp}/counts.jpg': the figure needs a name ending in .png or .svg"),
         (["simulate", "--primary", "lung", "--checkpoint", "{tmp}"], "is a directory"),
@@ -506,7 +671,7 @@ def test_every_run_prints_its_seed_and_the_seed_repeats_it(capsys):
 
 
 def test_course_prints_its_seed(capsys):
-    argv = ["course", "--primary", "lung", "--years", "0.05"]
+    argv = ["course", "--laws", "mechanistic", "--primary", "lung", "--years", "0.05"]
     code, out, err = run([*argv, "--json"], capsys)
     assert code == 0, err
     data = json.loads(out)
@@ -516,7 +681,8 @@ def test_course_prints_its_seed(capsys):
 
 
 def test_course_json_lists_detectable_sites(capsys):
-    argv = ["course", "--primary", "breast", "--sex", "female", "--years", "8", "--seed", "1"]
+    argv = ["course", "--laws", "mechanistic", "--primary", "breast", "--sex", "female",
+            "--years", "8", "--seed", "1"]  # fmt: skip
     code, out, err = run([*argv, "--json"], capsys)
     assert code == 0, err
     sites = json.loads(out)["detectable_metastatic_sites"]

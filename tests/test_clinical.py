@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from circnet import _clinical as cl
-from circnet.errors import CircnetError
+from circnet.errors import CircnetError, ParameterError
 
 
 @pytest.mark.parametrize("primary", ["colorectal", "breast", "lung", "prostate", "other"])
@@ -84,3 +84,57 @@ def test_ctc_expectation_is_linear_in_shedding():
 def test_bad_parameter_is_named():
     with pytest.raises(CircnetError, match="vdt_median_days"):
         cl.clinical_params("breast", vdt_median_days=-1.0)
+
+
+# ---------------------------------------------------------------- organotropism (seed and soil)
+def test_tropism_comes_from_the_table_with_target_and_source():
+    table = cl.clinical_table().reset_index()
+    rows = table[table["name"].str.startswith(cl.TROPISM_PREFIX)]
+    assert set(rows["primary"]) >= {"breast", "prostate"}
+    assert (rows["kind"] == "calibrated").all()
+    assert rows["source"].str.contains("NOT ANATOMY").all()
+    assert rows["source"].str.contains(r"\(\d{4}\)|\d{4} ").all()  # a cited year
+    cp = cl.clinical_params("breast")
+    assert cp.tropism_factor("bone") == float(
+        rows[(rows["primary"] == "breast") & (rows["name"] == "tropism:bone")]["value"].iloc[0]
+    )
+    assert cp.tropism_factor("liver") == 1.0
+    assert cl.clinical_params("colorectal").tropism == {}
+    described = cp.describe()
+    assert described.loc["tropism:bone", "kind"] == "calibrated"
+    given = cp.replace(tropism={"liver": 2.0}).describe()
+    assert given.loc["tropism:liver", "source"] == "set by the caller"
+    assert "tropism:bone" not in given.index  # replace sets the whole mapping
+
+
+def test_every_calibrated_row_states_a_target_and_a_source():
+    t = cl.clinical_table().reset_index()
+    cal = t[t["kind"] == "calibrated"]
+    assert len(cal) >= 10
+    assert cal["source"].str.strip().astype(bool).all()
+    target = cal["source"] + " " + cal["notes"].fillna("")
+    assert target.str.contains("%").all()  # the clinical share it was calibrated to
+
+
+@pytest.mark.parametrize(
+    ("tropism", "match"),
+    [
+        ({"bone": -1.0}, r"tropism\['bone'\].* must be >= 0"),
+        ({"bone": float("nan")}, r"tropism\['bone'\].* must be finite"),
+        ({"bone": "high"}, r"tropism\['bone'\].* must be a number"),
+        ({3: 1.0}, "keys must be organ names"),
+        ([("bone", 2.0)], "`tropism` must be a mapping"),
+    ],
+)
+def test_bad_tropism_is_named(tropism, match):
+    with pytest.raises(ParameterError, match=match):
+        cl.clinical_params("breast", tropism=tropism)
+
+
+def test_shedding_and_awakening_are_rescaled_together():
+    # only their product sets the colonies: the calibrated primaries keep the order of
+    # the shared value times the old awakening rate (see primary_clinical.csv)
+    for primary in ("colorectal", "breast", "prostate"):
+        cp = cl.clinical_params(primary)
+        assert cp.shedding_per_cell_day < cl.clinical_params("lung").shedding_per_cell_day
+        assert cp.awakening_rate < cp.dormant_death_rate

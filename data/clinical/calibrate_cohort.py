@@ -7,7 +7,9 @@ clinical targets (the ``calibrated`` rows of that table cite this table). Unlike
 ``calibrate_course.py`` (a quick loop without seeding by metastases) the engine
 includes every generation of colonies, nodal metastases left after surgery among them.
 
-Run: ``python data/clinical/calibrate_cohort.py [N] [name=value ...]`` (default 1000
+Run: ``python data/clinical/calibrate_cohort.py [N] [name=value ...] [--out=PATH]``
+(``--out`` also writes the table as Markdown, e.g. to
+``benchmarks/results/cohort_figures.md``; default 1000
 patients per primary; ``name=value`` overrides a clinical parameter for every primary,
 e.g. ``switch_rate=0.05``, to reproduce a calibration step). About 5-15 s per 1,000
 patients.
@@ -35,17 +37,33 @@ SYNC = "synchronous distant metastases"
 META = "metachronous distant metastasis within 5 y (KM)"
 NODE = "node-positive at diagnosis"
 CTC = "CTC >= 5 per 7.5 mL at first distant metastasis"
-#: (site, figure) -> (clinical target, its source)
+CTC_DIAG = "CTC >= 5 per 7.5 mL at diagnosis"
+EARLY = "CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis"
+MEDIAN = "median CTC per 7.5 mL at diagnosis"
+BONE = "first distant site: bone"
+#: (site, figure) -> (clinical target, its source); "" where no target was sourced
 TARGETS = {
     ("colon_rectum", SYNC): ("19-23 % (15-25)", "van der Geest 2015; Manfredi 2006"),
     ("colon_rectum", META): ("19 % (15-30)", "Elferink 2015; Manfredi 2006"),
     ("colon_rectum", NODE): ("about 1/3 (regional 35-40 %)", "issue 14; CDC USCS 2024"),
+    ("colon_rectum", EARLY): ("24 %", "van Dalum 2015 (non-metastatic, 4 tubes)"),
+    ("colon_rectum", CTC): ("30 % of samples >= 2 (metastatic)", "Allard 2004 (check only)"),
+    ("colon_rectum", MEDIAN): ("", ""),
     ("breast", SYNC): ("5.5-6 % (5-10)", "SEER via ACS; Gong 2018"),
     ("breast", META): ("7-18 % (11 % at 10 y)", "issue 14; Holleczek 2019"),
     ("breast", NODE): ("31 % (regional stage)", "SEER 2000-2005 via ACS"),
+    ("breast", BONE): ("46 %", "Solomayer 2000"),
     ("breast", CTC): ("49 %", "Cristofanilli 2004"),
+    ("breast", CTC_DIAG): ("", ""),
+    ("breast", MEDIAN): ("", ""),
     ("lung", SYNC): ("57 % (40-57)", "SEER stat fact sheet (secondary)"),
+    ("lung", NODE): ("", ""),
+    ("lung", CTC): ("20 % of samples >= 2 (metastatic)", "Allard 2004 (not calibrated)"),
+    ("lung", MEDIAN): ("", ""),
     ("prostate", SYNC): ("5 % (4-8)", "Siegel 2020 MMWR"),
+    ("prostate", BONE): ("84 % of metastatic men (bone dominant)", "Gandaglia 2014"),
+    ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008"),
+    ("prostate", MEDIAN): ("", ""),
 }
 
 
@@ -60,6 +78,9 @@ def figures(n: int, **changes: float) -> list[tuple[str, str, float, float, floa
         print(f"  {site}: {n} patients in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         for (s, name), (target, source) in TARGETS.items():
             if s == site:
+                if name not in f.index:  # a first site that no patient had
+                    rows.append((site, name, 0.0, np.nan, np.nan, target, source))
+                    continue
                 v, lo, hi = (float(f.loc[name, k]) for k in ("value", "low", "high"))
                 rows.append((site, name, v, lo, hi, target, source))
         first = res.first_sites()
@@ -68,19 +89,52 @@ def figures(n: int, **changes: float) -> list[tuple[str, str, float, float, floa
     return rows
 
 
+def table(rows: list[tuple[str, str, float, float, float, str, str]]) -> list[str]:
+    """Markdown rows: primary, figure, model (95 % CI), clinic, source."""
+    out = ["| primary | figure | model (95 % CI) | clinic | source |", "|---|---|---|---|---|"]
+    for site, name, v, lo, hi, target, source in rows:
+        if not np.isfinite(v):
+            model, clinic = target, ""
+        elif name == MEDIAN:
+            model, clinic = f"{v:.3g} per 7.5 mL", target
+        elif np.isfinite(lo):
+            model, clinic = f"{v:.1f} % ({lo:.1f}-{hi:.1f})", target
+        else:
+            model, clinic = f"{v:.1f} %", target
+        out.append(f"| {site} | {name} | {model} | {clinic} | {source} |")
+    return out
+
+
 def main() -> None:
     args = sys.argv[1:]
+    out = next((a.split("=", 1)[1] for a in args if a.startswith("--out=")), None)
+    args = [a for a in args if not a.startswith("--out=")]
     n = int(args.pop(0)) if args and "=" not in args[0] else 1000
     changes = {k: float(v) for k, v in (a.split("=", 1) for a in args)}
     warnings.simplefilter("ignore")
     rows = figures(n, **changes)
-    print(f"cohort figures, {n} patients per primary, surgery, 10 y follow-up {changes or ''}")
-    print("| primary | figure | model (95 % CI) | clinic | source |")
-    print("|---|---|---|---|---|")
-    for site, name, v, lo, hi, target, source in rows:
-        model = f"{v:.1f} % ({lo:.1f}-{hi:.1f})" if np.isfinite(v) else target
-        clinic = target if np.isfinite(v) else ""
-        print(f"| {site} | {name} | {model} | {clinic} | {source} |")
+    head = f"cohort figures, {n} patients per primary, surgery, 10 y follow-up {changes or ''}"
+    lines = table(rows)
+    print(head)
+    print("\n".join(lines))
+    if out:
+        seeds = ", ".join(
+            f"{site} rng={seed} ({sex} body)" for site, (sex, seed) in PRIMARIES.items()
+        )
+        text = [
+            "# Cohort figures against the clinic (issue 14)",
+            "",
+            f"Produced by `python data/clinical/calibrate_cohort.py {n} --out={out}` with circnet "
+            f"{circnet.__version__}: `simulate_cohort` with the values of "
+            "`circnet/data/primary_clinical.csv`, surgery at diagnosis with the regional nodes "
+            f"dissected, 10 years of follow-up, {n} patients per primary; seeds (root entropy): "
+            f"{seeds}. 95 % intervals are Wilson (shares) or Greenwood (Kaplan-Meier).",
+            "",
+            *lines,
+            "",
+        ]
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(text))
 
 
 if __name__ == "__main__":
