@@ -150,7 +150,7 @@ def uniform_prediction(sites: Iterable[str]) -> pd.Series:
 
 
 #: Pseudo-counts added to every site's pooled count, by ``smoothing`` option.
-_PSEUDO = {"none": 0.0, "jeffreys": 0.5}
+_PSEUDO = {"none": 0.0, "jeffreys": 0.5, "typical": 0.5}
 
 
 def soil_only_prediction(
@@ -173,7 +173,7 @@ def soil_only_prediction(
     missing : {"raise", "zero"}
         What a site absent from the training series gets: an error (default), or 0
         like a site with no training involvement.
-    smoothing : {"none", "jeffreys"}
+    smoothing : {"none", "jeffreys", "typical"}
         ``"none"`` (default): the pooled frequencies themselves, so a site with no
         training involvement gets 0 and the scoring floor (:data:`FLOOR`) then applies,
         which can make soil-only score worse than uniform on series with sites the
@@ -181,7 +181,11 @@ def soil_only_prediction(
         site's pooled count before normalising, the posterior mean under the Jeffreys
         prior Dirichlet(1/2, ..., 1/2) of a multinomial; a site absent from training gets
         ``0.5 / (N + k / 2)`` (``N`` training involvements of the ``k`` sites).
-        Recommended with ``missing="zero"``.
+        Recommended with ``missing="zero"``. ``"typical"``: as ``"jeffreys"``, but a
+        site absent from training (``missing="zero"``) gets the mean pooled count of the
+        training sites requested, not half a count: the rule
+        :func:`circnet.sitemodel.fit_sites` applies with ``unseen="typical"``, so that a
+        model and this baseline are compared on equal terms on sites neither has seen.
 
     Returns
     -------
@@ -208,6 +212,9 @@ def soil_only_prediction(
     >>> soil_only_prediction(train, ["liver", "brain"], missing="zero",
     ...                      smoothing="jeffreys").round(3).to_dict()  # 8.5 / 9, 0.5 / 9
     {'liver': 0.944, 'brain': 0.056}
+    >>> soil_only_prediction(train, ["liver", "lung", "brain"], missing="zero",
+    ...                      smoothing="typical").round(3).to_dict()  # 8.5, 4.5, 6.5
+    {'liver': 0.436, 'lung': 0.231, 'brain': 0.333}
     """
     train = _check_frame(train_counts, "train_counts")
     check_choice(missing, "missing", ("raise", "zero"))
@@ -227,6 +234,10 @@ def soil_only_prediction(
     if (pooled.to_numpy() < 0).any():
         raise ParameterError("`train_counts` has negative counts")
     total = pooled.sum(axis=0) + _PSEUDO[smoothing]
+    if smoothing == "typical" and absent:
+        # a site the training series lacks: the mean pooled count of the sites it has
+        seen = [s for s in names if s not in absent]
+        total[absent] = float(total[seen].mean()) if seen else 1.0
     if float(total.sum()) <= 0:
         raise ParameterError("the training counts of the requested sites are all zero")
     out = total / float(total.sum())

@@ -440,8 +440,12 @@ def baselines(
 ) -> dict[str, pd.DataFrame | pd.Series]:
     """The baseline predictions of ``test``'s rows from ``train`` (module notes).
 
-    Returns a mapping ``uniform``, ``soil`` (soil-only) and ``anatomy`` (access, linear
-    link, nothing fitted), each scorable with :func:`circnet.scoring.score_predictions`.
+    Returns a mapping ``uniform``, ``soil`` (soil-only; a site the training series lacks
+    gets half a count), ``soil_typical`` (soil-only whose unseen sites get the mean pooled
+    count of the training sites: the rule of ``fit_sites(unseen="typical")``, so that the
+    comparison on sites neither has seen is on equal terms) and ``anatomy`` (access,
+    linear link, nothing fitted), each scorable with
+    :func:`circnet.scoring.score_predictions`.
     Sites that do not exist in the primary's body (a woman's prostate) are not scored, so
     no model gains from knowing them.
 
@@ -451,7 +455,7 @@ def baselines(
     >>> from circnet.sitemodel import baselines
     >>> t = circnet.load_autopsy().query("primary in ['breast', 'prostate']")
     >>> sorted(baselines(t, t))
-    ['anatomy', 'soil', 'uniform']
+    ['anatomy', 'soil', 'soil_typical', 'uniform']
     """
     bodies = bodies_of(body)
     tr = _rows(train, bodies)
@@ -459,7 +463,14 @@ def baselines(
     soil = _baseline(pd.DataFrame(tr.counts, index=tr.primaries, columns=tr.sites), te.sites)
     a = _Access(bodies, 1).matrix(te, None, 0.0)
     anatomy = pd.DataFrame(a, index=te.primaries, columns=te.sites)
-    return {"uniform": uniform_prediction(te.sites), "soil": soil, "anatomy": anatomy}
+    train_frame = pd.DataFrame(tr.counts, index=tr.primaries, columns=tr.sites)
+    typical = soil_only_prediction(train_frame, te.sites, missing="zero", smoothing="typical")
+    return {
+        "uniform": uniform_prediction(te.sites),
+        "soil": soil,
+        "soil_typical": typical,
+        "anatomy": anatomy,
+    }
 
 
 def score_sites(fit: SiteFit, counts: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -477,7 +488,7 @@ def score_sites(fit: SiteFit, counts: pd.DataFrame, train: pd.DataFrame) -> pd.D
     -------
     pandas.DataFrame
         Index primary (plus a ``total`` row); columns ``n`` and, per model
-        (``uniform, soil, anatomy, calibrated``), ``dev_<model>`` and
+        (``uniform, soil, soil_typical, anatomy, calibrated``), ``dev_<model>`` and
         ``rho_<model>``.
 
     Examples

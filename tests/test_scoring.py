@@ -264,3 +264,17 @@ def test_jeffreys_soil_only_beats_uniform_where_zero_soil_loses_to_it():
     jeff = soil_only_prediction(train, sites, missing="zero", smoothing="jeffreys")
     assert score_predictions(obs, zero).loc["c", "deviance"] > uni  # the floor's penalty
     assert score_predictions(obs, jeff).loc["c", "deviance"] < uni
+
+
+def test_typical_smoothing_gives_unseen_sites_the_mean_training_count():
+    train = pd.DataFrame({"liver": [6, 2], "lung": [2, 2]}, index=["colon", "breast"])
+    out = soil_only_prediction(
+        train, ["liver", "lung", "brain"], missing="zero", smoothing="typical"
+    )
+    # pooled + 1/2: liver 8.5, lung 4.5; brain gets their mean 6.5
+    np.testing.assert_allclose(out.to_numpy(), np.array([8.5, 4.5, 6.5]) / 19.5, rtol=1e-12)
+    seen = soil_only_prediction(train, ["liver", "lung"], missing="zero", smoothing="typical")
+    jeff = soil_only_prediction(train, ["liver", "lung"], missing="zero", smoothing="jeffreys")
+    pd.testing.assert_series_equal(seen, jeff)  # nothing unseen: the Jeffreys baseline
+    with pytest.raises(ParameterError, match="smoothing"):
+        soil_only_prediction(train, ["liver"], smoothing="mean")

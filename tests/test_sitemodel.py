@@ -376,3 +376,18 @@ def test_new_options_are_checked(male, table):
         sm.fit_sites(table, body=male, unseen="zero")
     with pytest.raises(ParameterError, match="soil_weight"):
         sm.fit_sites(table, body=male, soil_weight=1.5)
+
+
+def test_shipped_profile_beats_both_soil_baselines_on_the_validation_series():
+    """Issue 13's done-when, as a regression test of the shipped profile (fitted to DiSibio
+    only): total deviance below soil-only's (either rule for unseen sites), wins for at
+    least two thirds of the validation primaries, lung no worse than anatomy alone."""
+    fit = sm.calibrated("disibio2008")
+    train = circnet.load_autopsy()
+    held = pd.concat(
+        sm.score_sites(fit, v, train).drop(index="total") for v in sm.validation_series().values()
+    )
+    for base in ("soil", "soil_typical"):
+        assert held["dev_calibrated"].sum() < held[f"dev_{base}"].sum(), base
+        assert 3 * (held["dev_calibrated"] < held[f"dev_{base}"]).sum() >= 2 * len(held), base
+    assert held.loc["lung", "dev_calibrated"] <= held.loc["lung", "dev_anatomy"]
