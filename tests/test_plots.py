@@ -87,6 +87,7 @@ def test_plot_propagation_probabilities_and_counts(model, tmp_path):
     check_file(plot_propagation(sim, tmp_path / "s.png", stacked=False), ".png")
 
 
+@pytest.mark.slow
 def test_plot_course(course, tmp_path):
     check_file(plot_course(course, tmp_path / "c.png"), ".png")
     check_file(plot_course(course, tmp_path / "c.svg", top=3, title="course"), ".svg")
@@ -121,6 +122,7 @@ def test_course_figure_keeps_dormant_cells_out_of_the_burden(course):
     }
 
 
+@pytest.mark.slow
 def test_plot_course_with_surgery(model, tmp_path):
     res = circnet.simulate_course(model, "breast", 1, rng=3, surgery_day=100)
     check_file(plot_course(res, tmp_path / "surgery.png"), ".png")
@@ -152,6 +154,7 @@ def test_group_states_reads_node_kinds_from_the_body(model):
     assert group_states(odd, tiny.body).iloc[0].to_dict() == {"in lymph": 4.0, "other": 2.0}
 
 
+@pytest.mark.slow
 def test_figures_without_files(model, course):
     for fig in (
         fates_figure(model.fates("lung")),
@@ -274,6 +277,7 @@ def test_events_panel_counts_events_per_site(course):
     assert len(events.get_yticklabels()) <= 12
 
 
+@pytest.mark.slow
 def test_draw_body(model, tmp_path):
     from matplotlib.figure import Figure
 
