@@ -69,6 +69,16 @@ applies to every cell of the patient: metastases seeded by metastases keep the s
 the primary. A lymph-node group may have a factor too (breast: the axillary nodes, for
 the node-positive share that the nodal kill rate alone cannot reach).
 
+Death (law 8). A patient dies of the disease on the first whole day after the diagnosis
+day on which the total tumour burden (the primary while it is in place, every vascular
+metastasis and every avascular micrometastasis; dormant single cells do not count)
+reaches ``lethal_burden_cells`` (about 1e12 cells, 1 kg: Friberg & Mattson 1997). The
+size at diagnosis is drawn from clinical series of living patients, so no patient dies
+before or on the day of diagnosis; a burden at or above the lethal one at diagnosis
+kills on the next day. After death nothing happens: no shedding, awakening or detection.
+The Gompertz ceiling (1e13 cells) is ten times the lethal burden, so it only sets the
+deceleration of growth; no tumour of a living patient reaches it.
+
 Randomness (law 6): patient ``i`` of a cohort with root entropy ``r`` draws from
 ``np.random.SeedSequence(r, spawn_key=(i,))`` (:func:`patient_seed`).
 """
@@ -143,6 +153,10 @@ TERMS = {
     "synchronous": "a distant metastasis detectable when the primary is diagnosed",
     "metachronous": "a distant metastasis first detectable after diagnosis",
     "node-positive": "a nodal deposit larger than 0.2 mm (AJCC micrometastasis) at diagnosis",
+    "died of disease": (
+        "the total tumour burden (primary, vascular metastases and micrometastases) has "
+        "reached the lethal burden, about 1e12 cells (1 kg); nothing happens after death"
+    ),
     "CTC per 7.5 mL": (
         "circulating tumour cells a CellSearch test would count in one 7.5 mL tube "
         "(mean; counts scatter by Poisson noise)"
@@ -214,6 +228,9 @@ class ClinicalParams:
     awakening_rate: float
     switch_rate: float
     nodal_kill_rate: float
+    #: total cells (primary, vascular metastases and micrometastases) at which the
+    #: patient dies of the disease (law 8)
+    lethal_burden_cells: float
     #: organ -> factor on the awakening rate there (organotropism; a calibrated factor,
     #: not anatomy); organs not listed have 1
     tropism: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -242,6 +259,11 @@ class ClinicalParams:
             )
         if self.avascular_limit_cells >= self.ceiling_cells:
             raise ParameterError("`avascular_limit_cells` must be below `ceiling_cells`")
+        if not self.detection_cells < self.lethal_burden_cells:
+            raise ParameterError(
+                "`lethal_burden_cells` must be above `detection_cells` (got "
+                f"{self.lethal_burden_cells:g} <= {self.detection_cells:g})"
+            )
 
     @property
     def reference_cells(self) -> float:

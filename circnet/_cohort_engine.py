@@ -34,9 +34,26 @@ The model, per patient (vectorised over the chunk):
   it becomes detectable (``detection_cells``) and node-positive
   (``node_positive_cells``) follow in closed form;
 * vascular metastases **shed** in turn: generation ``g + 1`` of colonies is seeded by
-  the vascular metastases of generation ``g`` (at most :data:`MAX_GENERATIONS`). Unless
-  ``follow_all``, a patient is followed until its diagnosis or its first detectable
-  distant metastasis, whichever is later (what awakens after that changes no figure).
+  the vascular metastases of generation ``g`` (at most :data:`MAX_GENERATIONS`; at most
+  :data:`MAX_COLONIES_PER_PATIENT` colonies per patient);
+* **death** (law 8 of :mod:`circnet._clinical`): the first whole day after diagnosis on
+  which the total burden (primary while in place, micrometastases, vascular
+  metastases) reaches ``lethal_burden_cells``, found by bisection on the daily grid
+  (:func:`circnet._cohort_outcomes.death_day`; the burden does not decrease after
+  diagnosis). After each generation the death day is recomputed from every colony
+  found so far (an upper bound, since later generations only add burden) and the
+  patient's horizon is cut to it: the next generation sheds and awakens only up to it.
+  Colonies awakened after the final death day are dropped. Every patient is followed
+  to its death or the end of its follow-up (``follow_all`` is kept for compatibility
+  and changes nothing: the death day needs every colony up to it).
+
+Why the horizon matters for exactness: the number of colonies a source makes up to the
+horizon ``s`` is a Poisson draw of mean ``Lambda(s)`` and their times are found by
+inverting ``u Lambda(s)``, so the same uniform numbers give other colonies for another
+horizon. The horizon of each generation is therefore a function of the patient's own
+draws only (its death day and follow-up), never of how it is run; a patient's colonies
+are put in one canonical order (patient, awakening, site) after each generation so
+that every sum over them is bit-identical alone or in any batch.
 
 Approximations beyond the grid: the saturating nodal kill uses the expected number of
 dormant cells the primary puts in the node group (mean field; thousands to millions of
@@ -67,7 +84,7 @@ from ._clinical import (
     gompertz_time,
     metastasis_rate,
 )
-from ._cohort_outcomes import PATIENT, first_distant, outcomes
+from ._cohort_outcomes import PATIENT, death_day, outcomes
 from ._cohort_random import patient_keys, poisson_inverse, uniforms
 from .errors import ParameterError, UnknownNameError
 from .states import DEAD
@@ -86,8 +103,10 @@ __all__ = [
 MAX_GENERATIONS = 12
 #: Work arrays hold about this many numbers (grid points x rows) at a time.
 _CELLS = 2_000_000
-#: A patient whose colonies outnumber this is not followed into further generations
-#: (its row says ``colonies_cut``): metastases seeding metastases can grow without bound.
+#: Most colonies followed per patient (the cap holds). In the generation that would pass
+#: it, the patient keeps its earliest-awakening colonies up to the cap; its later ones
+#: are dropped and its colonies seed no further generation (its row says
+#: ``colonies_cut``; its burden is then a lower bound and its death day an upper bound).
 MAX_COLONIES_PER_PATIENT = 2_000
 # purposes (third counter word); the second names the generation / source / class
 _COUNT, _EVENT = 2, 3
@@ -359,6 +378,7 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
     gen = 0
     found = np.zeros(n, dtype=np.int64)
     cut = np.zeros(n, dtype=bool)
+    death = np.full(n, np.inf)
     kill_grid = np.zeros((t.shape[0], n * nodes.size))  # nodal kill, mean field
     while src["patient"].size and gen < MAX_GENERATIONS:
         key = src["patient"] * len(plan.sites) + src["site"]
@@ -375,13 +395,24 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
             ctx = (plan, keys, gen, t, h, tot, kill_grid, rate, stop, d_day)
             new_parts.append(_pairs(ctx, pairs[lo:hi], part, inv[s_lo:s_hi] - lo))
         new = {k: np.concatenate([p[k] for p in new_parts]) for k in new_parts[0]}
+        # one order whatever the batch: sums over a patient's colonies are bit-identical
+        order = np.lexsort((new["site"], new["awakened"], new["patient"]))
+        new = {k: v[order] for k, v in new.items()}
+        # the cap holds: a patient keeps its earliest-awakening colonies up to the cap
+        per = np.bincount(new["patient"], minlength=n)
+        rank = np.arange(new["patient"].size) - (np.cumsum(per) - per)[new["patient"]]
+        room = MAX_COLONIES_PER_PATIENT - found
+        cut |= per > room
+        fits = rank < room[new["patient"]]
+        new = {k: v[fits] for k, v in new.items()}
         found += np.bincount(new["patient"], minlength=n)
-        cut |= found > MAX_COLONIES_PER_PATIENT
         for k in cols:
             cols[k].append(new[k])
-        if not plan.follow_all:  # what awakens after the first distant detection is moot
-            first = first_distant(plan, {k: _cat(v, k) for k, v in cols.items()}, n)
-            stop = np.minimum(stop, np.maximum(d_day, first))
+        # death (law 8) from every colony found so far: an upper bound of the death day
+        # until the last generation; nothing is shed, awakens or is detected after it
+        so_far = {k: _cat(v, k) for k, v in cols.items()}
+        death = death_day(plan, so_far, d_day, rate, stop)
+        stop = np.minimum(stop, death)
         own_stop = stop[new["patient"]]
         if plan.removed is not None and plan.removed.any():  # dissected nodes stop shedding
             own_stop = np.where(
@@ -403,7 +434,7 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
     col = {k: v[keep] for k, v in col.items()}
     return {
         "patients": {
-            **outcomes(plan, keys, draw, d_day, end, col, tot),
+            **outcomes(plan, keys, draw, d_day, end, col, tot, death),
             "followed_to_day": stop,
             "colonies_cut": cut,
         },

@@ -15,7 +15,7 @@ import numpy as np
 from ._clinical import ClinicalParams, ctc_expected, gompertz_cells, gompertz_time
 from ._cohort_random import poisson_inverse, uniforms
 
-__all__ = ["reach", "first_distant", "outcomes", "PATIENT", "TOTALS"]
+__all__ = ["reach", "first_distant", "burden", "death_day", "outcomes", "PATIENT", "TOTALS"]
 
 #: Purposes (last counter word) of the patient's own blocks and of its totals.
 PATIENT, TOTALS = 1, 4
@@ -31,6 +31,75 @@ def first_distant(plan: Any, col: dict[str, np.ndarray], n: int) -> np.ndarray:
         col["patient"][distant],
         np.ceil(reach(plan.cp, plan.cp.detection_cells, {k: v[distant] for k, v in col.items()})),
     )
+    return out
+
+
+def burden(
+    plan: Any,
+    col: dict[str, np.ndarray],
+    at: np.ndarray,
+    d_day: np.ndarray,
+    rate: np.ndarray,
+) -> np.ndarray:
+    """Total tumour burden of each patient at its time ``at`` (law 8 of :mod:`._clinical`).
+
+    The primary while it is in place (always untreated; with surgery up to and including
+    the diagnosis day), every avascular micrometastasis (``awakened <= at < switch``,
+    at most ``avascular_limit_cells``) and every vascular metastasis (``at >= switch``);
+    colonies in the lymph-node groups removed at surgery are gone after the diagnosis day.
+    """
+    cp, n = plan.cp, at.size
+    who = col["patient"]
+    t = at[who]
+    lim, big_k, r = cp.avascular_limit_cells, cp.ceiling_cells, col["rate"]
+    aw, sw = col["awakened"], col["switch"]
+    micro = np.minimum(_grown(t, aw, 1.0, r, big_k), lim)
+    vasc = _grown(t, sw, lim, r, big_k)
+    size = np.where(t >= sw, vasc, np.where(t >= aw, micro, 0.0))
+    if plan.removed is not None and plan.removed.any():
+        size = np.where(plan.removed[col["site"]] & (t > d_day[who]), 0.0, size)
+    total = np.bincount(who, weights=np.nan_to_num(size), minlength=n)
+    present = (at <= d_day) | (not plan.surgery)
+    return total + np.where(
+        present, _grown(at, np.zeros_like(at), cp.start_cells, rate, big_k), 0.0
+    )
+
+
+def death_day(
+    plan: Any,
+    col: dict[str, np.ndarray],
+    d_day: np.ndarray,
+    rate: np.ndarray,
+    upper: np.ndarray,
+) -> np.ndarray:
+    """First whole day after diagnosis with a lethal burden, per patient (inf: none).
+
+    The burden is non-decreasing after the diagnosis day (tumours only grow; colonies
+    only add), so the day is found by bisection over the whole days ``d_day + 1 ..
+    floor(upper)`` (exact on the daily grid). With fewer colonies than the patient will
+    have (an early generation), the day found is an upper bound of the true one.
+    """
+    lethal = plan.cp.lethal_burden_cells
+    out = np.full(d_day.size, np.inf)
+    hi = np.floor(np.minimum(upper, 1e15))
+    lo = d_day.astype(float)
+    ok = hi > lo
+    if not ok.any():
+        return out
+    at = np.where(ok, hi, lo)
+    dies = ok & (burden(plan, col, at, d_day, rate) >= lethal)
+    if not dies.any():
+        return out
+    lo, hi = np.where(dies, lo, 0.0), np.where(dies, hi, 0.0)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.floor((lo + hi) / 2)
+        big = burden(plan, col, mid, d_day, rate) >= lethal
+        hi = np.where(open_ & big, mid, hi)
+        lo = np.where(open_ & ~big, mid, lo)
+    out[dies] = hi[dies]
     return out
 
 
@@ -69,9 +138,15 @@ def outcomes(
     end: np.ndarray,
     col: dict[str, np.ndarray],
     tot: dict[str, np.ndarray],
+    death: np.ndarray,
 ) -> dict[str, Any]:
-    """Per-patient outcomes from the colonies (vectorised over the chunk)."""
+    """Per-patient outcomes from the colonies (vectorised over the chunk).
+
+    ``death``: the day of death of each patient (inf: alive at ``end``); the follow-up
+    ends at ``min(end, death)``.
+    """
     cp, n = plan.cp, keys.shape[0]
+    stop = np.minimum(end, death)
     who, site = col["patient"], col["site"]
     nodal = site >= plan.n_organs
     distant = ~nodal & (site != plan.primary)
@@ -81,8 +156,8 @@ def outcomes(
     before = det_day <= d_day[who]
     n_sync = np.bincount(who, weights=distant & before, minlength=n).astype(np.int64)
     node_pos = np.bincount(who, weights=nodal & (np_day <= d_day[who]), minlength=n) > 0
-    # first distant metastasis detectable within the follow-up
-    seen = distant & (det_day <= end[who])
+    # first distant metastasis detectable within the follow-up (and before death)
+    seen = distant & (det_day <= stop[who])
     first_day = np.full(n, np.nan)
     first_site = np.full(n, -1, dtype=np.int64)
     if seen.any():
@@ -110,6 +185,21 @@ def outcomes(
         cp,
     )
     ctc_first = np.where(np.isnan(first_day), np.nan, ctc_first)
+    # metastatic disease as the trials sampled it: a day drawn uniformly between the
+    # first distant detection and death or the end of the follow-up
+    u_met = uniforms(keys, 3, 0, 0, PATIENT)
+    t_met = np.where(np.isnan(first_day), np.nan, first_day + u_met[:, 0] * (stop - first_day))
+    t_eval = np.nan_to_num(t_met, nan=0.0)
+    prim_met = np.where(
+        plan.surgery & (t_eval > d_day),
+        0.0,
+        gompertz_cells(t_eval, cp.start_cells, rate, cp.ceiling_cells),
+    )
+    ctc_met = ctc_expected(
+        cp.shedding_per_cell_day * (prim_met + _vascular_cells(plan, col, t_eval, d_day, n)),
+        cp,
+    )
+    ctc_met = np.where(np.isnan(first_day), np.nan, ctc_met)
     on_diag = col["switch"] <= d_day[who]
     woke_diag = col["awakened"] <= d_day[who]
     woke_org = np.bincount(who, weights=woke_diag & ~nodal, minlength=n).astype(np.int64)
@@ -138,6 +228,11 @@ def outcomes(
         "ctc_at_diagnosis": poisson_inverse(u_pat[:, 2], ctc_diag),
         "ctc_30ml_at_diagnosis": poisson_inverse(u_tube[:, 0], 4.0 * ctc_diag),
         "ctc_expected_at_first_distant": ctc_first,
+        "metastatic_sample_day": t_met,
+        "ctc_expected_metastatic": ctc_met,
+        "ctc_metastatic": np.where(
+            np.isnan(ctc_met), -1, poisson_inverse(u_met[:, 1], np.nan_to_num(ctc_met))
+        ),
         "ctc_at_first_distant": np.where(
             np.isnan(ctc_first), -1, poisson_inverse(u_pat[:, 3], np.nan_to_num(ctc_first))
         ),
@@ -155,6 +250,9 @@ def outcomes(
         "awakened_by_diagnosis": woke_org + woke_node,
         "shed_expected": tot["shed"],
         "colonies_followed": np.bincount(who, minlength=n).astype(np.int64),
+        "burden_at_diagnosis": burden(plan, col, d_day.astype(float), d_day, rate),
+        "death_day": np.where(np.isfinite(death), death, np.nan),
+        "died_of_disease": np.isfinite(death),
     }
 
 

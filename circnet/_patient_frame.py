@@ -24,6 +24,8 @@ first whole day on which it has happened, as in the cohort):
   the daily grid by the engine's exponential integrator (exact for ``lambda`` linear
   within a day). It is a mean, not a count: the engine never draws single dormant
   cells, only their awakenings;
+* the frame ends on the day of **death** of disease (law 8 of :mod:`circnet._clinical`:
+  the total burden reaches ``lethal_burden_cells``) or at the end of the follow-up;
 * **CTC per 7.5 mL** on day ``d``: a Poisson count (inversion of a uniform of the
   patient's own counter-based stream, purpose :data:`CTC_PURPOSE`, counter ``d + 1``)
   around :func:`circnet._clinical.ctc_expected` of that day's shedding by the primary
@@ -51,7 +53,7 @@ from ._clinical import (
     gompertz_cells,
     gompertz_time,
 )
-from ._cohort_engine import MAX_COLONIES_PER_PATIENT, MAX_GENERATIONS, Plan, _weights
+from ._cohort_engine import MAX_GENERATIONS, Plan, _weights
 from ._cohort_outcomes import reach
 from ._cohort_random import poisson_inverse, uniforms
 
@@ -66,6 +68,7 @@ EVENT_KINDS = (
     "node_positive",
     "detectable",
     "first_distant",
+    "death",
 )
 #: Purpose word (last counter word) of the daily CTC draws in the patient's stream
 #: (the engine uses 1-4, :mod:`circnet._cohort_engine`, :mod:`circnet._cohort_outcomes`).
@@ -212,7 +215,8 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     cp, sites, n_org = plan.cp, plan.sites, plan.n_organs
     n_sites = len(sites)
     d_day = int(row["diagnosis_day"])
-    n_days = int(math.floor(float(row["end_day"]))) + 1
+    # the daily frame ends at death of disease (law 8) or at the end of the follow-up
+    n_days = int(math.floor(float(row["followed_to_day"]))) + 1
     days = np.arange(n_days)
     c = colonies.reset_index(drop=True)
     site = pd.Index(sites).get_indexer(c["site"].astype(object)).astype(np.int64)
@@ -225,8 +229,9 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     anchors = [d_day] + ([int(first_day)] if math.isfinite(first_day) else [])
     shape = (n_sites, n_days)
     # generations the engine let seed (a cut patient's last one does not)
-    found = np.cumsum(np.bincount(gen, minlength=MAX_GENERATIONS + 1))
-    seeds = (found[gen] <= MAX_COLONIES_PER_PATIENT) & (gen + 1 < MAX_GENERATIONS)
+    # (the cap of MAX_COLONIES_PER_PATIENT was reached in the patient's last generation)
+    last_gen = int(gen.max()) if gen.size else 0
+    seeds = (gen + 1 < MAX_GENERATIONS) & ~(bool(row["colonies_cut"]) & (gen == last_gen))
     avasc_cells, s1 = _curve_sums(
         site, aw, np.minimum(sw, gone), 1.0, rate, lim, shape, big_k, anchors
     )
@@ -273,7 +278,9 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     stage = _Stage(prim, dormant.T, n_avasc, avasc_cells, n_vasc, vasc_cells, n_det)
     ts = _timeseries(sites, plan.primary, days, stage)
     daily = _daily(days, stage, shed, ctc_mean, ctc)
-    events = _events(plan, row, days, site, (d_aw, d_sw, d_det, d_gone), npos, prim, n_days)
+    total = prim + avasc_cells.sum(axis=0) + vasc_cells.sum(axis=0)
+    when = (d_aw, d_sw, d_det, d_gone)
+    events = _events(plan, row, days, site, when, npos, (prim, total), n_days)
     summary = _summary(plan, row, stage, ctc_mean, ctc, d_day, n_days, stride)
     return Frames(days, ts, daily, events, summary, c, stride)
 
@@ -350,10 +357,11 @@ def _events(
     site: np.ndarray,
     when: tuple[np.ndarray, ...],
     npos: np.ndarray,
-    prim: np.ndarray,
+    cells: tuple[np.ndarray, np.ndarray],
     n_days: int,
 ) -> pd.DataFrame:
     cp, sites = plan.cp, plan.sites
+    prim, total = cells
     d_aw, d_sw, d_det, d_gone = when
     d_np = _day_index(npos, n_days)
     nodal = site >= plan.n_organs
@@ -408,6 +416,14 @@ def _events(
                 columns=["day", "site", "kind", "count", "cells", "primary"],
             )
         )
+    death = float(row["death_day"])
+    if math.isfinite(death) and death < n_days:
+        parts.append(
+            pd.DataFrame(
+                [(int(death), sites[plan.primary], "death", 1, float(total[int(death)]), False)],
+                columns=["day", "site", "kind", "count", "cells", "primary"],
+            )
+        )
     ev = pd.concat(parts, ignore_index=True)
     kind = pd.Categorical(ev["kind"], categories=list(EVENT_KINDS))
     order = np.lexsort((kind.codes, ev["day"].to_numpy(np.int64)))
@@ -454,6 +470,8 @@ def _summary(
         "months_to_first_distant": float(row["months_to_first_distant"]),
         "ctc_at_diagnosis": int(ctc[diag]),
         "ctc_expected_at_diagnosis": float(ctc_mean[diag]),
+        "died_of_disease": bool(row["died_of_disease"]),
+        "death_day": float(row["death_day"]),
         "end_day": last,
         "primary_cells_end": float(st.primary[last]),
         "expected_dormant_cells_end": float(st.dormant[:, last].sum()),

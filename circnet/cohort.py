@@ -10,10 +10,11 @@ diagnosis.
 Patient ``i`` draws every random number from its own counter-based stream, keyed by
 ``SeedSequence(entropy, spawn_key=(i,))``: its row is the same whether it runs alone, in
 any chunk or on another worker (``first_patient`` numbers the patients of a part of a
-cohort). By default (``follow="first"``) a patient's colonies are followed until its
-diagnosis or its first detectable distant metastasis, whichever is later: nothing that
-awakens later can change a figure of the table; ``follow="all"`` follows every colony
-to the end of the follow-up.
+cohort). Every patient is followed until it dies of the disease (law 8 of
+:mod:`circnet._clinical`: a lethal total burden after diagnosis) or to the end of its
+follow-up; nothing happens after death. ``follow="first"`` and ``follow="all"`` give the
+same rows (the death day needs every colony up to it); the argument is kept for
+compatibility.
 
 Days are days since the primary switched on angiogenesis (day 0); a day of an event is
 the first whole day on which it has happened (the daily grid of the single course).
@@ -48,7 +49,7 @@ _YEAR = 365.25
 _CHUNK = 500
 
 
-def kaplan_meier(time: Any, event: Any) -> pd.DataFrame:
+def kaplan_meier(time: Any, event: Any, until: float | None = None) -> pd.DataFrame:
     """Kaplan-Meier estimate with Greenwood 95 % intervals (log-log).
 
     Parameters
@@ -57,18 +58,23 @@ def kaplan_meier(time: Any, event: Any) -> pd.DataFrame:
         Follow-up of each subject (event or censoring time).
     event : array of bool
         True where the event happened at ``time``, False where censored.
+    until : float, optional
+        End of the follow-up: a last row at this time carries the curve on from the
+        last event (no events there), so that a plot reaches the end of the follow-up.
 
     Returns
     -------
     pandas.DataFrame
         ``time, at_risk, events, survival, lower, upper``, one row per distinct event
-        time, after a first row at time 0.
+        time, after a first row at time 0 (and a last one at ``until``).
 
     Examples
     --------
     >>> km = kaplan_meier([1.0, 2.0, 2.0, 3.0], [True, False, True, False])
     >>> km["survival"].round(3).tolist()
     [1.0, 0.75, 0.5]
+    >>> kaplan_meier([1.0, 2.0, 2.0, 3.0], [True, False, True, False], until=4.0)["time"].tolist()
+    [0.0, 1.0, 2.0, 4.0]
     """
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=bool)
@@ -103,7 +109,23 @@ def kaplan_meier(time: Any, event: Any) -> pd.DataFrame:
             "upper": np.nan_to_num(upper, nan=1.0),
         }
     )
-    return pd.concat([row0, rest], ignore_index=True)
+    out = pd.concat([row0, rest], ignore_index=True)
+    if until is not None and float(until) > float(out["time"].iloc[-1]):
+        last = out.iloc[[-1]].assign(
+            time=float(until), at_risk=float((t >= float(until)).sum()), events=0.0
+        )
+        out = pd.concat([out, last], ignore_index=True)
+    return out
+
+
+def _km(p: pd.DataFrame, column: str, horizon: float) -> pd.DataFrame:
+    """Kaplan-Meier of the day in ``column`` (NaN: none) after diagnosis, in years,
+    censored at ``horizon`` or at the end of the patient's own follow-up."""
+    d = p["diagnosis_day"].to_numpy(float)
+    t = (p[column].to_numpy(float) - d) / _YEAR
+    end = np.minimum((p["followed_to_day"].to_numpy(float) - d) / _YEAR, horizon)
+    event = np.isfinite(t) & (t <= end)
+    return kaplan_meier(np.where(event, t, end), event, until=horizon)
 
 
 def _share(x: np.ndarray) -> tuple[float, float, float, int]:
@@ -173,13 +195,27 @@ class CohortResult:
 
     def survival(self, years: float | None = None) -> pd.DataFrame:
         """Metastasis-free survival after diagnosis (surgery) of the patients without
-        synchronous metastases: Kaplan-Meier in years, censored at the follow-up."""
+        synchronous metastases: Kaplan-Meier in years. The event is the first
+        detectable distant metastasis; a patient is censored at the end of its follow-up
+        (``years``, or its death of disease if earlier). The curve runs to ``years``."""
         p = self.patients[~self.patients["synchronous"]]
         horizon = self.years if years is None else check_number(years, "years", low=0.0)
-        t = (p["first_distant_day"] - p["diagnosis_day"]).to_numpy() / _YEAR
-        event = np.isfinite(t) & (t <= horizon)
-        t = np.where(event, t, horizon)
-        return kaplan_meier(t, event)
+        return _km(p, "first_distant_day", horizon)
+
+    def disease_specific_survival(self, years: float | None = None) -> pd.DataFrame:
+        """Disease-specific survival after diagnosis of every patient (Kaplan-Meier in
+        years; the event is death of disease, law 8; censored at the end of follow-up).
+
+        Examples
+        --------
+        >>> import circnet
+        >>> res = simulate_cohort(circnet.default_body(), "lung", 20, rng=1, years=2)
+        >>> km = res.disease_specific_survival()
+        >>> float(km["time"].iloc[-1]), bool(km["survival"].is_monotonic_decreasing)
+        (2.0, True)
+        """
+        horizon = self.years if years is None else check_number(years, "years", low=0.0)
+        return _km(self.patients, "death_day", horizon)
 
     def first_sites(self) -> pd.Series:
         """Share of each site among the first distant metastases (within the follow-up)."""
@@ -221,9 +257,34 @@ class CohortResult:
             rows[-1] = (*rows[-1][:5], "% of first sites")
         ctc = p["ctc_at_first_distant"]
         add("CTC >= 5 per 7.5 mL at first distant metastasis", (ctc[ctc >= 0] >= 5).to_numpy())
+        rows[-1] = (*rows[-1][:5], "% of patients with a distant metastasis")
+        met = p["ctc_metastatic"]
+        add("CTC >= 5 per 7.5 mL in metastatic disease", (met[met >= 0] >= 5).to_numpy())
+        rows[-1] = (*rows[-1][:5], "% of patients with a distant metastasis")
+        early = p.loc[~p["synchronous"], "ctc_at_diagnosis"]
+        add("CTC >= 1 per 7.5 mL at diagnosis, no synchronous metastasis", (early >= 1).to_numpy())
+        rows[-1] = (*rows[-1][:5], "% of non-synchronous")
         add("CTC >= 5 per 7.5 mL at diagnosis", (p["ctc_at_diagnosis"] >= 5).to_numpy())
         early = p.loc[~p["synchronous"], "ctc_30ml_at_diagnosis"]
         add("CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis", (early >= 1).to_numpy())
+        rows[-1] = (*rows[-1][:5], "% of non-synchronous")
+        for y in (5.0, 10.0):
+            if y <= self.years + 1e-9:
+                s_y = self.disease_specific_survival(y).iloc[-1]
+                rows.append(
+                    (
+                        f"disease-specific survival at {y:g} y (KM)",
+                        100 * s_y["survival"],
+                        100 * s_y["lower"],
+                        100 * s_y["upper"],
+                        len(p),
+                        "% of patients",
+                    )
+                )
+        add(
+            "lethal burden at diagnosis",
+            (p["burden_at_diagnosis"] >= self.params.lethal_burden_cells).to_numpy(),
+        )
         med = float(p["ctc_at_diagnosis"].median())
         rows.append(
             ("median CTC per 7.5 mL at diagnosis", med, math.nan, math.nan, len(p), "cells")

@@ -9,10 +9,12 @@ It is exact and event driven; the daily tables of :class:`PatientCourse` are the
 rebuilt in closed form from the event times (:mod:`circnet._patient_frame`).
 
 Time: day 0 is the day the primary switches on angiogenesis (``start_cells``); the
-course ends ``years`` after the diagnosis. Day ``d`` is the state at the end of that
-day; an event belongs to the first whole day on which it has happened. With surgery
-(the default scenario) the primary, and with ``node_dissection`` its regional
-lymph-node groups, are removed at the end of the diagnosis day.
+course ends ``years`` after the diagnosis, or on the day the patient dies of the disease
+(the total burden reaches ``lethal_burden_cells``; law 8 of :mod:`circnet._clinical`).
+Day ``d`` is the state at the end of that day; an event belongs to the first whole
+day on which it has happened. With surgery (the default scenario) the primary, and
+with ``node_dissection`` its regional lymph-node groups, are removed at the end of the
+diagnosis day.
 
 Words (defined in :data:`PATIENT_TERMS`; the report and the plots use them): a
 **dormant disseminated cell** is a single lodged cell that does not divide (the tables
@@ -79,6 +81,10 @@ PATIENT_TERMS = {
     "first distant metastasis": (
         "the first metastasis in an organ other than the primary's to become detectable"
     ),
+    "lethal burden": (
+        "about 1e12 tumour cells (1 kg) in the primary, the micrometastases and the "
+        "vascular metastases together; the course ends on the day it is reached"
+    ),
 }
 #: Words of the summary's keys (the report shows them).
 SUMMARY_WORDS = {
@@ -96,7 +102,9 @@ SUMMARY_WORDS = {
     "months_to_first_distant": "months from diagnosis to the first distant metastasis",
     "ctc_at_diagnosis": "CTC per 7.5 mL at diagnosis (count)",
     "ctc_expected_at_diagnosis": "CTC per 7.5 mL at diagnosis (expected)",
-    "end_day": "end of follow-up (day)",
+    "died_of_disease": "died of disease (total burden reached the lethal burden)",
+    "death_day": "death of disease (day; NaN: alive at the end of follow-up)",
+    "end_day": "end of the course (day: death, or the end of follow-up)",
     "primary_cells_end": "cells of the primary at the end (0: removed)",
     "expected_dormant_cells_end": "expected dormant disseminated cells at the end (not metastases)",
     "micrometastases_end": "avascular micrometastases at the end",
@@ -369,6 +377,12 @@ def simulate_patient(
         f"{'synchronous' if s['synchronous'] else 'no synchronous'} distant metastasis; "
         f"{'node-positive' if s['node_positive'] else 'node-negative'}; {first}"
     )
+    if s["died_of_disease"]:
+        message += (
+            f"; died of disease on day {fmt_number(s['death_day'])} "
+            f"({fmt_number((s['death_day'] - s['diagnosis_day']) / 365.25 * 12)} months "
+            "after diagnosis)"
+        )
     if res.status == "cut":
         message += "; metastases seeding metastases were cut short (colonies_cut)"
     return PatientCourse(

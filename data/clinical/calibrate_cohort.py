@@ -36,7 +36,12 @@ PRIMARIES = {
 SYNC = "synchronous distant metastases"
 META = "metachronous distant metastasis within 5 y (KM)"
 NODE = "node-positive at diagnosis"
-CTC = "CTC >= 5 per 7.5 mL at first distant metastasis"
+CTC = "CTC >= 5 per 7.5 mL in metastatic disease"
+CTC_FIRST = "CTC >= 5 per 7.5 mL at first distant metastasis"
+EARLY75 = "CTC >= 1 per 7.5 mL at diagnosis, no synchronous metastasis"
+DSS5 = "disease-specific survival at 5 y (KM)"
+DSS10 = "disease-specific survival at 10 y (KM)"
+LETHAL = "lethal burden at diagnosis"
 CTC_DIAG = "CTC >= 5 per 7.5 mL at diagnosis"
 EARLY = "CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis"
 MEDIAN = "median CTC per 7.5 mL at diagnosis"
@@ -49,21 +54,35 @@ TARGETS = {
     ("colon_rectum", EARLY): ("24 %", "van Dalum 2015 (non-metastatic, 4 tubes)"),
     ("colon_rectum", CTC): ("30 % of samples >= 2 (metastatic)", "Allard 2004 (check only)"),
     ("colon_rectum", MEDIAN): ("", ""),
+    ("colon_rectum", DSS5): ("", ""),
+    ("colon_rectum", DSS10): ("", ""),
+    ("colon_rectum", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
     ("breast", SYNC): ("5.5-6 % (5-10)", "SEER via ACS; Gong 2018"),
     ("breast", META): ("7-18 % (11 % at 10 y)", "issue 14; Holleczek 2019"),
     ("breast", NODE): ("31 % (regional stage)", "SEER 2000-2005 via ACS"),
     ("breast", BONE): ("46 %", "Solomayer 2000"),
-    ("breast", CTC): ("49 %", "Cristofanilli 2004"),
+    ("breast", CTC): ("49 %", "Cristofanilli 2004 (random day in metastatic disease)"),
+    ("breast", CTC_FIRST): ("", "(as calibrated before: first distant detection)"),
+    ("breast", EARLY75): ("24 % (20.2 % pooled)", "Lucci 2012 (stage I-III); Janni 2016"),
     ("breast", CTC_DIAG): ("", ""),
     ("breast", MEDIAN): ("", ""),
+    ("breast", DSS5): ("", ""),
+    ("breast", DSS10): ("", ""),
+    ("breast", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
     ("lung", SYNC): ("57 % (40-57)", "SEER stat fact sheet (secondary)"),
     ("lung", NODE): ("", ""),
     ("lung", CTC): ("20 % of samples >= 2 (metastatic)", "Allard 2004 (not calibrated)"),
     ("lung", MEDIAN): ("", ""),
+    ("lung", DSS5): ("", ""),
+    ("lung", DSS10): ("", ""),
+    ("lung", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
     ("prostate", SYNC): ("5 % (4-8)", "Siegel 2020 MMWR"),
     ("prostate", BONE): ("84 % of metastatic men (bone dominant)", "Gandaglia 2014"),
-    ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008"),
+    ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008 (not recalibrated)"),
     ("prostate", MEDIAN): ("", ""),
+    ("prostate", DSS5): ("", ""),
+    ("prostate", DSS10): ("", ""),
+    ("prostate", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
 }
 
 
@@ -76,6 +95,22 @@ def figures(n: int, **changes: float) -> list[tuple[str, str, float, float, floa
         res = simulate_cohort(model, site, n, rng=seed, years=10, **changes)
         f = res.figures()
         print(f"  {site}: {n} patients in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        p = res.patients
+        died = p["died_of_disease"]
+        dead_after = (p.loc[died, "death_day"] - p.loc[died, "diagnosis_day"]) / 30.44
+        rows.append(
+            (
+                site,
+                "runaway check: colonies per patient (max), cut, died of disease",
+                np.nan,
+                np.nan,
+                np.nan,
+                f"max {int(p['colonies_followed'].max())}, {int(p['colonies_cut'].sum())} cut, "
+                f"{100 * died.mean():.1f} % died (median {dead_after.median():.1f} months "
+                "after diagnosis)",
+                "",
+            )
+        )
         for (s, name), (target, source) in TARGETS.items():
             if s == site:
                 if name not in f.index:  # a first site that no patient had
