@@ -73,9 +73,11 @@ Death (law 8). A patient dies of the disease on the first whole day after the di
 day on which the total tumour burden (the primary while it is in place, every vascular
 metastasis and every avascular micrometastasis; dormant single cells do not count)
 reaches ``lethal_burden_cells`` (about 1e12 cells, 1 kg: Friberg & Mattson 1997). The
-size at diagnosis is drawn from clinical series of living patients, so no patient dies
-before or on the day of diagnosis; a burden at or above the lethal one at diagnosis
-kills on the next day. After death nothing happens: no shedding, awakening or detection.
+size at diagnosis is drawn from clinical series of living patients (and capped at half the
+lethal burden: the top of the log-normal diameter, a sphere above about 10 cm, is cut), so
+no patient dies before or on the day of diagnosis; a burden at or above the lethal one at
+diagnosis (metastases grown before it) kills on the next day. After death nothing
+happens: no shedding, awakening or detection.
 The Gompertz ceiling (1e13 cells) is ten times the lethal burden, so it only sets the
 deceleration of growth; no tumour of a living patient reaches it.
 
@@ -470,7 +472,8 @@ def _draw(cp: ClinicalParams, z_vdt: Any, z_diag: Any) -> PatientDraw:
     vdt = cp.vdt_median_days * np.exp(cp.vdt_sigma * np.asarray(z_vdt, dtype=float))
     rate = growth_rate(vdt, cp.reference_cells, cp.ceiling_cells)
     d = cp.diagnosis_diameter_cm * np.exp(cp.diagnosis_sigma * np.asarray(z_diag, dtype=float))
-    cells = np.clip(diameter_to_cells(d), 2.0 * cp.start_cells, 0.5 * cp.ceiling_cells)
+    # a living patient: the primary at diagnosis stays below half the lethal burden
+    cells = np.clip(diameter_to_cells(d), 2.0 * cp.start_cells, 0.5 * cp.lethal_burden_cells)
     day = gompertz_time(cp.start_cells, cells, rate, cp.ceiling_cells)
     return PatientDraw(vdt, rate, cells, day)
 

@@ -53,7 +53,8 @@ from ._clinical import (
     gompertz_cells,
     gompertz_time,
 )
-from ._cohort_engine import MAX_GENERATIONS, Plan, _weights
+from ._cohort_dormancy import _weights
+from ._cohort_engine import MAX_GENERATIONS, Plan
 from ._cohort_outcomes import reach
 from ._cohort_random import poisson_inverse, uniforms
 

@@ -46,6 +46,7 @@ SCENARIOS = ("surgery", "natural")
 #: How far colonies are followed (see the module docstring).
 FOLLOW = ("first", "all")
 _YEAR = 365.25
+_MONTH = 30.44
 _CHUNK = 500
 
 
@@ -285,6 +286,21 @@ class CohortResult:
             "lethal burden at diagnosis",
             (p["burden_at_diagnosis"] >= self.params.lethal_burden_cells).to_numpy(),
         )
+        sync = p[p["synchronous"]]
+        if len(sync):
+            km = _km(sync, "death_day", self.years)
+            below = km[km["survival"] <= 0.5]
+            months = float(below["time"].iloc[0]) * _YEAR / _MONTH if len(below) else math.nan
+            rows.append(
+                (
+                    "median survival after diagnosis, synchronous metastases (KM)",
+                    months,
+                    math.nan,
+                    math.nan,
+                    len(sync),
+                    "months",
+                )
+            )
         med = float(p["ctc_at_diagnosis"].median())
         rows.append(
             ("median CTC per 7.5 mL at diagnosis", med, math.nan, math.nan, len(p), "cells")

@@ -138,3 +138,14 @@ def test_shedding_and_awakening_are_rescaled_together():
         cp = cl.clinical_params(primary)
         assert cp.shedding_per_cell_day < cl.clinical_params("lung").shedding_per_cell_day
         assert cp.awakening_rate < cp.dormant_death_rate
+
+
+@pytest.mark.parametrize("primary", ["colon_rectum", "lung"])
+def test_no_primary_is_lethal_at_diagnosis(primary):
+    """The diameter at diagnosis is log-normal; its top is capped at half the lethal
+    burden (a living patient), where a 12 cm sphere would otherwise hold 1e12 cells."""
+    cp = cl.clinical_params(primary)
+    draw = cl._draw(cp, np.zeros(3), np.array([0.0, 3.0, 6.0]))
+    assert (draw.diagnosis_cells <= 0.5 * cp.lethal_burden_cells).all()
+    assert draw.diagnosis_cells[2] == 0.5 * cp.lethal_burden_cells
+    assert np.isfinite(draw.diagnosis_day).all()

@@ -11,7 +11,8 @@ Run: ``python data/clinical/calibrate_cohort.py [N] [name=value ...] [--out=PATH
 (``--out`` also writes the table as Markdown, e.g. to
 ``benchmarks/results/cohort_figures.md``; default 1000
 patients per primary; ``name=value`` overrides a clinical parameter for every primary,
-e.g. ``switch_rate=0.05``, to reproduce a calibration step). About 5-15 s per 1,000
+e.g. ``switch_rate=0.05``, or a tropism factor, ``tropism:brain=9.2``, to reproduce a
+calibration step). About 5-15 s per 1,000
 patients.
 """
 
@@ -20,10 +21,13 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
 import circnet
+from circnet._clinical import TROPISM_PREFIX as TROPISM
+from circnet._clinical import clinical_params
 from circnet.cohort import simulate_cohort
 
 #: (site, sex of the reference body, seed)
@@ -46,6 +50,9 @@ CTC_DIAG = "CTC >= 5 per 7.5 mL at diagnosis"
 EARLY = "CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis"
 MEDIAN = "median CTC per 7.5 mL at diagnosis"
 BONE = "first distant site: bone"
+SURV = "median survival after diagnosis, synchronous metastases (KM)"
+#: accepted share of patients diagnosed with a lethal burden (model check)
+LETHAL_OK = "< 2 % (model check)"
 #: (site, figure) -> (clinical target, its source); "" where no target was sourced
 TARGETS = {
     ("colon_rectum", SYNC): ("19-23 % (15-25)", "van der Geest 2015; Manfredi 2006"),
@@ -56,7 +63,12 @@ TARGETS = {
     ("colon_rectum", MEDIAN): ("", ""),
     ("colon_rectum", DSS5): ("", ""),
     ("colon_rectum", DSS10): ("", ""),
-    ("colon_rectum", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
+    ("colon_rectum", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("colon_rectum", SURV): (
+        "7.5 months (3.8-21.3), untreated liver metastases",
+        "Stangl 1994 (7.5 as recalled); Wagner 1984",
+    ),
+    ("breast", SURV): ("", "(no untreated target sourced)"),
     ("breast", SYNC): ("5.5-6 % (5-10)", "SEER via ACS; Gong 2018"),
     ("breast", META): ("7-18 % (11 % at 10 y)", "issue 14; Holleczek 2019"),
     ("breast", NODE): ("31 % (regional stage)", "SEER 2000-2005 via ACS"),
@@ -68,21 +80,26 @@ TARGETS = {
     ("breast", MEDIAN): ("", ""),
     ("breast", DSS5): ("", ""),
     ("breast", DSS10): ("", ""),
-    ("breast", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
+    ("breast", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
     ("lung", SYNC): ("57 % (40-57)", "SEER stat fact sheet (secondary)"),
     ("lung", NODE): ("", ""),
     ("lung", CTC): ("20 % of samples >= 2 (metastatic)", "Allard 2004 (not calibrated)"),
     ("lung", MEDIAN): ("", ""),
     ("lung", DSS5): ("", ""),
     ("lung", DSS10): ("", ""),
-    ("lung", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
+    ("lung", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("lung", SURV): (
+        "about 4-5 months, stage IV NSCLC untreated",
+        "Rapp 1988; Wao 2013 (as recalled)",
+    ),
+    ("prostate", SURV): ("", "(no untreated target sourced)"),
     ("prostate", SYNC): ("5 % (4-8)", "Siegel 2020 MMWR"),
     ("prostate", BONE): ("84 % of metastatic men (bone dominant)", "Gandaglia 2014"),
     ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008 (not recalibrated)"),
     ("prostate", MEDIAN): ("", ""),
     ("prostate", DSS5): ("", ""),
     ("prostate", DSS10): ("", ""),
-    ("prostate", LETHAL): ("0 % (model check)", "diagnosis is drawn for living patients"),
+    ("prostate", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
 }
 
 
@@ -92,7 +109,11 @@ def figures(n: int, **changes: float) -> list[tuple[str, str, float, float, floa
     for site, (sex, seed) in PRIMARIES.items():
         model = circnet.TransportModel(circnet.default_body(sex))
         t0 = time.perf_counter()
-        res = simulate_cohort(model, site, n, rng=seed, years=10, **changes)
+        kw: dict[str, Any] = {k: v for k, v in changes.items() if not k.startswith(TROPISM)}
+        extra = {k[len(TROPISM) :]: v for k, v in changes.items() if k.startswith(TROPISM)}
+        if extra:  # ``tropism:<site>=value`` adds to (or overrides) the primary's own rows
+            kw["tropism"] = {**clinical_params(site).tropism, **extra}
+        res = simulate_cohort(model, site, n, rng=seed, years=10, **kw)
         f = res.figures()
         print(f"  {site}: {n} patients in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         p = res.patients
@@ -132,6 +153,8 @@ def table(rows: list[tuple[str, str, float, float, float, str, str]]) -> list[st
             model, clinic = target, ""
         elif name == MEDIAN:
             model, clinic = f"{v:.3g} per 7.5 mL", target
+        elif name == SURV:
+            model, clinic = f"{v:.1f} months", target
         elif np.isfinite(lo):
             model, clinic = f"{v:.1f} % ({lo:.1f}-{hi:.1f})", target
         else:
