@@ -4,12 +4,17 @@ Prints a table and writes ``benchmarks/results/bench_cohort.txt``:
 
 * the batched engine (:func:`circnet.cohort.simulate_cohort`) on ``N`` patients per
   primary (10 years of follow-up after diagnosis, i.e. longer than a 10-year course);
-* the loop of :func:`circnet.simulate_course` (10 years from day 0, one patient at a
-  time) on ``N_COURSE`` patients, extrapolated per patient to ``N``;
+* the one-patient-at-a-time loop under the same laws, :func:`circnet.simulate_patient`
+  (the same engine for one patient plus its daily frame; 10 years after diagnosis) on
+  ``N_PATIENT`` patients, extrapolated per patient to ``N`` (like for like);
+* the loop of the mechanistic course :func:`circnet.simulate_course` (Hahnfeldt laws, 10
+  years from day 0, the issue's "one course at a time") on ``N_COURSE`` patients,
+  extrapolated per patient to ``N``;
 * 1e5 patients extrapolated from the measured engine rate;
 * memory per patient: peak traced allocations of a chunk (tracemalloc) over its size.
 
-Usage: ``python benchmarks/bench_cohort.py [N] [N_COURSE]`` (defaults 1000 and 3).
+Usage: ``python benchmarks/bench_cohort.py [N] [N_COURSE] [N_PATIENT]`` (defaults 1000, 3
+and 20).
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ PRIMARIES = {"colon_rectum": "male", "breast": "female", "lung": "male", "prosta
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     n_course = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    lines = [f"cohort engine vs single-course loop ({n} patients; course loop on {n_course})", ""]
-    lines.append(
-        "| primary | engine s (N) | course loop s/patient | loop s (N, extrapolated) "
-        "| speed-up | 1e5 patients (extrapolated) | memory per patient |"
-    )
-    lines.append("|---|---|---|---|---|---|---|")
+    n_patient = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    lines = [
+        f"cohort engine vs one-patient-at-a-time loops ({n} patients; simulate_patient loop "
+        f"on {n_patient}, mechanistic simulate_course loop on {n_course}, extrapolated)",
+        "",
+        "| primary | engine s (N) | simulate_patient s/patient (median, max) | speed-up vs "
+        "patient loop | simulate_course s/patient | speed-up vs course loop | 1e5 patients "
+        "(extrapolated) | memory per patient |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for primary, sex in PRIMARIES.items():
         model = circnet.TransportModel(circnet.default_body(sex))
         t0 = time.perf_counter()
@@ -51,6 +60,13 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
             print(f"  {primary} course {i}: {times[-1]:.1f} s", flush=True)
         per = float(np.mean(times))
+        ptimes = []
+        for i in range(n_patient):
+            t0 = time.perf_counter()
+            circnet.simulate_patient(model, primary, rng=1, years=10, patient=i)
+            ptimes.append(time.perf_counter() - t0)
+        pper = float(np.mean(ptimes))
+        print(f"  {primary} patients: mean {pper:.2f} s, max {max(ptimes):.2f} s", flush=True)
         plan = make_plan(
             model, primary, clinical_params(primary), surgery=True, follow_up=3652.5, grid=256
         )
@@ -59,8 +75,10 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         lines.append(
-            f"| {primary} | {engine:.1f} | {per:.2f} | {per * n:.0f} | {per * n / engine:.0f}x "
-            f"| {engine * 1e5 / n / 60:.0f} min | {peak / 500 / 1024:.0f} KiB |"
+            f"| {primary} | {engine:.1f} | {pper:.2f} ({np.median(ptimes):.2f}, "
+            f"{max(ptimes):.2f}) | {pper * n / engine:.0f}x | {per:.2f} | "
+            f"{per * n / engine:.0f}x | {engine * 1e5 / n / 60:.0f} min | "
+            f"{peak / 500 / 1024:.0f} KiB |"
         )
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
