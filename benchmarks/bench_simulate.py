@@ -368,7 +368,10 @@ def main(argv=None) -> int:
             print(f"note: skipping peer pydtmc: {err}", file=sys.stderr)
     else:
         skipped["pydtmc"] = try_import("pydtmc")[1]
-    chains = [("default body (122 states)", p_body, s_body), ("random 1e4 states", p_rand, s_rand)]
+    chains = [
+        (f"default body ({p_body.shape[0]} states)", p_body, s_body),
+        ("random 1e4 states", p_rand, s_rand),
+    ]
     rows = []
     for name, p, start in chains:
         for cells in cell_counts:
