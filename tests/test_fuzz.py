@@ -103,7 +103,17 @@ def test_wrong_checkpoint_of_another_seed_is_refused(model, tmp_path):
 
 def test_wrong_cli_course_checkpoint_of_other_arguments_is_refused(tmp_path):
     ck = tmp_path / "c.npz"
-    args = ["course", "--primary", "lung", "--years", "0.05", "--seed", "1"]
+    args = [
+        "course",
+        "--laws",
+        "mechanistic",
+        "--primary",
+        "lung",
+        "--years",
+        "0.05",
+        "--seed",
+        "1",
+    ]
     code, _, err = run_cli(*args, "--checkpoint", str(ck))
     assert code == 0 and ck.exists(), err
     for other in (
@@ -344,7 +354,17 @@ def test_trace_corrupt_course_checkpoints(model, tmp_path):
         refused += not ok
     assert refused >= len(bad) - 3  # at most a few flips land in zip time stamps
     p = tmp_path / "half.npz"
-    code, _, err = run_cli("course", "--primary", "lung", "--years", "0.1", "--checkpoint", str(p))
+    code, _, err = run_cli(
+        "course",
+        "--laws",
+        "mechanistic",
+        "--primary",
+        "lung",
+        "--years",
+        "0.1",
+        "--checkpoint",
+        str(p),
+    )
     assert code == 1
     one_line_error(err)
 

@@ -72,6 +72,7 @@ def test_report_defines_its_words_and_keeps_the_stages_apart(course, body, tmp_p
         assert f"<th>{header}</th>" in sites
 
 
+@pytest.mark.slow
 def test_report_is_self_contained(course, body, tmp_path):
     model = circnet.TransportModel(body)
     out = course_report(

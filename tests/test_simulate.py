@@ -765,6 +765,7 @@ def test_bad_kernel_input_raises(model, kwargs, match):
 
 
 # ------------------------------------------------------------------------ jumps over steps
+@pytest.mark.slow
 def test_a_burst_jumps_to_the_recorded_times_with_the_stepping_law(model, monkeypatch, tmp_path):
     """From one state, cells jump from one recorded time to the next (no checkpoint); a run
     with a checkpoint file steps through the grid instead. Both have the law of the chain:

@@ -202,13 +202,14 @@ def _chain3() -> sp.csr_array:
     return sp.csr_array(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.0, 0.0, 1.0]]))
 
 
+@pytest.mark.slow
 def test_jump_of_one_source_has_the_multinomial_law_of_the_product():
-    """20 000 draws of 5 cells from state 0 over 4 steps: chi-square of the joint outcome
+    """6 000 draws of 5 cells from state 0 over 4 steps: chi-square of the joint outcome
     against Multinomial(5, row 0 of P^4)."""
     p = _chain3()
     row = np.linalg.matrix_power(p.toarray(), 4)[0]
     rng = np.random.default_rng(11)
-    reps, cells = 20_000, 5
+    reps, cells = 6_000, 5
     start = np.array([cells, 0, 0])
     out = np.array([split.jump_counts(start, [p] * 4, rng) for _ in range(reps)])
     assert (out.sum(axis=1) == cells).all() and out.dtype == np.int64
