@@ -680,6 +680,7 @@ def test_course_prints_its_seed(capsys):
     assert code == 0 and out.splitlines()[0].endswith(" days, seed 3):")
 
 
+@pytest.mark.slow
 def test_course_json_lists_detectable_sites(capsys):
     argv = ["course", "--laws", "mechanistic", "--primary", "breast", "--sex", "female",
             "--years", "8", "--seed", "1"]  # fmt: skip

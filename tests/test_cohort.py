@@ -402,6 +402,7 @@ def test_tropism_of_one_changes_nothing(model: circnet.TransportModel, cohort: C
     pd.testing.assert_frame_equal(ones.colonies, cohort.colonies)
 
 
+@pytest.mark.slow
 def test_raising_bone_tropism_raises_bone_first() -> None:
     model = circnet.TransportModel(circnet.default_body("male"))
     kw = dict(rng=4, years=10)

@@ -115,6 +115,7 @@ def test_surgery_stops_the_primary_shedding(model):
     assert len(ev) == 1 and ev["day"].iloc[0] == 300
 
 
+@pytest.mark.slow
 def test_inhibitor_slows_the_primary(model):
     base = circnet.simulate_course(model, "lung", 3, rng=9)
     treated = circnet.simulate_course(model, "lung", 3, rng=9, inhibitor_from_day=365)
@@ -122,6 +123,7 @@ def test_inhibitor_slows_the_primary(model):
     assert (treated.events["kind"] == "inhibitor_start").sum() == 1
 
 
+@pytest.mark.slow
 def test_same_seed_same_course(model):
     a = circnet.simulate_course(model, "colon_rectum", 2, rng=123)
     b = circnet.simulate_course(model, "colon_rectum", 2, rng=np.random.default_rng(123))

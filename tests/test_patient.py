@@ -43,6 +43,7 @@ def test_patient_is_the_cohort_row(
     pd.testing.assert_frame_equal(alone.colonies[list(mine.columns)], mine)
 
 
+@pytest.mark.slow
 def test_same_seed_same_course_other_seed_differs(model: circnet.TransportModel) -> None:
     a = simulate_patient(model, "lung", rng=11, years=0.5)
     b = simulate_patient(model, "lung", rng=11, years=0.5)

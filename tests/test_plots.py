@@ -79,6 +79,7 @@ def test_svg_is_reproducible(model, tmp_path):
     assert a == b
 
 
+@pytest.mark.slow
 def test_plot_propagation_probabilities_and_counts(model, tmp_path):
     dist = model.propagate("breast", [0.0, 10.0, 60.0, 600.0])
     check_file(plot_propagation(dist, tmp_path / "p.png", body=model.body), ".png")

@@ -216,6 +216,7 @@ def test_counts_are_conserved_integers_with_release(model):
     assert len(res.to_frame(tidy=True)) == 13 * len(model.states)
 
 
+@pytest.mark.slow
 def test_a_trillion_cells_do_not_overflow(model):
     n = 10**12
     res = model.simulate(SOURCE, n, [0.0, 1.0, 60.0, 1440.0], rng=8, shed_rate=1e6, dt=60.0)

@@ -624,6 +624,7 @@ def _random_chain(n_transient, n_absorbing, seed):
     return q.tocsr(), labels
 
 
+@pytest.mark.slow
 def test_iterative_solver_matches_direct_on_a_few_thousand_states():
     q, labels = _random_chain(3000, 6, seed=3)
     direct = AbsorbingChain(q, labels, 3000, method="direct")
