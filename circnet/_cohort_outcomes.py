@@ -171,34 +171,26 @@ def outcomes(
     u_pat = uniforms(keys, 1, 0, 0, PATIENT)
     u_tube = uniforms(keys, 2, 0, 0, PATIENT)  # the four-tube (30 mL) count
     rate = np.asarray(draw.rate, float)
-    prim_diag = gompertz_cells(d_day, cp.start_cells, rate, cp.ceiling_cells)
-    vas_diag = prim_diag + _vascular_cells(plan, col, d_day, d_day, n)
-    ctc_diag = ctc_expected(cp.shedding_per_cell_day * vas_diag, cp)
-    t_first = np.where(np.isnan(first_day), d_day, first_day)
-    prim_first = np.where(
-        plan.surgery & (t_first > d_day),
-        0.0,
-        gompertz_cells(t_first, cp.start_cells, rate, cp.ceiling_cells),
-    )
-    ctc_first = ctc_expected(
-        cp.shedding_per_cell_day * (prim_first + _vascular_cells(plan, col, t_first, d_day, n)),
-        cp,
-    )
+
+    def ctc_at(t: np.ndarray) -> np.ndarray:
+        """Expected CTCs per 7.5 mL at day ``t``: the primary (until surgery) and the
+        vascular metastases shed."""
+        prim = np.where(
+            plan.surgery & (t > d_day),
+            0.0,
+            gompertz_cells(t, cp.start_cells, rate, cp.ceiling_cells),
+        )
+        shed = cp.shedding_per_cell_day * (prim + _vascular_cells(plan, col, t, d_day, n))
+        return ctc_expected(shed, cp)
+
+    ctc_diag = ctc_at(d_day)
+    ctc_first = ctc_at(np.where(np.isnan(first_day), d_day, first_day))
     ctc_first = np.where(np.isnan(first_day), np.nan, ctc_first)
     # metastatic disease as the trials sampled it: a day drawn uniformly between the
     # first distant detection and death or the end of the follow-up
     u_met = uniforms(keys, 3, 0, 0, PATIENT)
     t_met = np.where(np.isnan(first_day), np.nan, first_day + u_met[:, 0] * (stop - first_day))
-    t_eval = np.nan_to_num(t_met, nan=0.0)
-    prim_met = np.where(
-        plan.surgery & (t_eval > d_day),
-        0.0,
-        gompertz_cells(t_eval, cp.start_cells, rate, cp.ceiling_cells),
-    )
-    ctc_met = ctc_expected(
-        cp.shedding_per_cell_day * (prim_met + _vascular_cells(plan, col, t_eval, d_day, n)),
-        cp,
-    )
+    ctc_met = ctc_at(np.nan_to_num(t_met, nan=0.0))
     ctc_met = np.where(np.isnan(first_day), np.nan, ctc_met)
     on_diag = col["switch"] <= d_day[who]
     woke_diag = col["awakened"] <= d_day[who]

@@ -352,6 +352,10 @@ def _entropy(rng: Any) -> int:
 
 
 def _model(body: Any, cells: CellProfile | None) -> TransportModel:
+    """The transport model of ``body`` (a graph or a model) with ``cells`` (course,
+    patient and cohort share this check)."""
+    if cells is not None and not isinstance(cells, CellProfile):
+        raise ParameterError(f"`cells` must be a CellProfile (got {type(cells).__name__})")
     if isinstance(body, TransportModel):
         return body if cells is None or cells == body.cells else body.with_cells(cells)
     if not isinstance(body, nx.DiGraph):

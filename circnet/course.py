@@ -90,6 +90,7 @@ from ._frames import BURDEN_STAGES as _BURDEN
 from ._frames import COURSE_TERMS, tables
 from ._validation import check_choice, check_number, check_path, check_rng
 from .cells import CellProfile
+from .cohort import _model
 from .errors import CheckpointError, CircnetError, ParameterError, UnknownNameError
 from .population import CellPopulation
 from .simulate import MAX_CELLS
@@ -260,20 +261,6 @@ def _result(engine: Engine) -> CourseResult:
 
 
 # ============================================================================ inputs
-def _model_for(body: Any, cells: CellProfile | None) -> TransportModel:
-    if isinstance(body, TransportModel):
-        if cells is not None and cells != body.cells:
-            return body.with_cells(cells)
-        return body
-    if not isinstance(body, nx.DiGraph):
-        raise ParameterError(
-            f"`body` must be a body graph or a TransportModel (got {type(body).__name__})"
-        )
-    if cells is not None and not isinstance(cells, CellProfile):
-        raise ParameterError(f"`cells` must be a CellProfile (got {type(cells).__name__})")
-    return TransportModel(body, cells)
-
-
 def _day(value: Any, name: str, *, positive: bool = False) -> float | None:
     if value is None:
         return None
@@ -484,7 +471,7 @@ def simulate_course(
     if not isinstance(primary, str):
         raise UnknownNameError(f"`primary` must be a site name (got {primary!r})")
     gen = check_rng(rng)
-    model = _model_for(body, cells)
+    model = _model(body, cells)
     run = {
         "body": _body_digest(model.body),
         "cells": _cells_dict(model.cells),
@@ -582,7 +569,7 @@ def resume_course(
             f"checkpoint {where} was written for another body (fingerprints differ)"
         )
     try:
-        model = _model_for(body, CellProfile(**run["cells"]))
+        model = _model(body, CellProfile(**run["cells"]))
         engine = _engine(model, run, np.random.default_rng(0))
     except (KeyError, TypeError, ValueError, CircnetError) as err:
         raise CheckpointError(f"checkpoint {where} has bad parameters: {err}") from err

@@ -46,8 +46,7 @@ from ._frames import BURDEN_STAGES, COURSE_TERMS
 from ._patient_frame import CTC_PURPOSE, EVENT_KINDS, EXACT_EVALUATIONS, build
 from ._validation import check_bool, check_choice, check_int, check_number
 from .cells import CellProfile
-from .cohort import SCENARIOS, simulate_cohort
-from .errors import ParameterError
+from .cohort import SCENARIOS, _model, simulate_cohort
 from .transport import TransportModel
 
 __all__ = [
@@ -255,18 +254,6 @@ class PatientCourse:
         out = at.set_index("site")[list(columns)].sum(axis=1)
         out.index = out.index.astype(str)
         return out.rename(f"{what} at day {min(int(day), int(self.days[-1]))}")
-
-
-def _model(body: Any, cells: CellProfile | None) -> TransportModel:
-    if cells is not None and not isinstance(cells, CellProfile):
-        raise ParameterError(f"`cells` must be a CellProfile (got {type(cells).__name__})")
-    if isinstance(body, TransportModel):
-        return body if cells is None or cells == body.cells else body.with_cells(cells)
-    if not isinstance(body, nx.DiGraph):
-        raise ParameterError(
-            f"`body` must be a body graph or a TransportModel (got {type(body).__name__})"
-        )
-    return TransportModel(body, cells)
 
 
 def simulate_patient(
