@@ -193,24 +193,23 @@ def _positive(text: str) -> float:
     return x
 
 
-def _seed(text: str) -> int:
-    try:
-        x = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer (got {text!r})") from None
-    if x < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer (got {text!r})")
-    return x
+def _whole(low: int, words: str) -> Any:
+    """An argparse type: an integer >= ``low``, refused with ``must be <words>``."""
+
+    def parse(text: str) -> int:
+        try:
+            x = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {words} (got {text!r})") from None
+        if x < low:
+            raise argparse.ArgumentTypeError(f"must be {words} (got {text!r})")
+        return x
+
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        x = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
-    if x < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
-    return x
+_seed = _whole(0, "a non-negative integer")
+_count = _whole(1, "a whole number >= 1")
 
 
 #: Options of ``circnet course`` that only one kind of laws has: dest -> (option, why).
