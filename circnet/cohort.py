@@ -260,8 +260,9 @@ class CohortResult:
         add("CTC >= 5 per 7.5 mL at first distant metastasis", (ctc[ctc >= 0] >= 5).to_numpy())
         rows[-1] = (*rows[-1][:5], "% of patients with a distant metastasis")
         met = p["ctc_metastatic"]
-        add("CTC >= 5 per 7.5 mL in metastatic disease", (met[met >= 0] >= 5).to_numpy())
-        rows[-1] = (*rows[-1][:5], "% of patients with a distant metastasis")
+        for k in (5, 2):
+            add(f"CTC >= {k} per 7.5 mL in metastatic disease", (met[met >= 0] >= k).to_numpy())
+            rows[-1] = (*rows[-1][:5], "% of patients with a distant metastasis")
         early = p.loc[~p["synchronous"], "ctc_at_diagnosis"]
         add("CTC >= 1 per 7.5 mL at diagnosis, no synchronous metastasis", (early >= 1).to_numpy())
         rows[-1] = (*rows[-1][:5], "% of non-synchronous")

@@ -132,12 +132,19 @@ def test_bad_tropism_is_named(tropism, match):
 
 
 def test_shedding_and_awakening_are_rescaled_together():
-    # only their product sets the colonies: the calibrated primaries keep the order of
-    # the shared value times the old awakening rate (see primary_clinical.csv)
-    for primary in ("colorectal", "breast", "prostate"):
+    # only their product sets the colonies: each primary calibrated to CTC counts sheds
+    # less than the shared (uncalibrated) value, and the shared awakening rate (an
+    # assumption) keeps the product of shedding and awakening in the calibrated range;
+    # awakening, tropism included, stays slower than dormant death
+    shared = cl.clinical_params("kidneys")  # no row of its own
+    product = {}
+    for primary in ("colorectal", "breast", "lung", "prostate"):
         cp = cl.clinical_params(primary)
-        assert cp.shedding_per_cell_day < cl.clinical_params("lung").shedding_per_cell_day
-        assert cp.awakening_rate < cp.dormant_death_rate
+        assert cp.shedding_per_cell_day < shared.shedding_per_cell_day
+        assert cp.awakening_rate * max([1.0, *cp.tropism.values()]) < cp.dormant_death_rate
+        product[primary] = cp.shedding_per_cell_day * cp.awakening_rate
+    own = shared.shedding_per_cell_day * shared.awakening_rate
+    assert min(product.values()) / 10 < own < 10 * max(product.values())
 
 
 @pytest.mark.parametrize("primary", ["colon_rectum", "lung"])

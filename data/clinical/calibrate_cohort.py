@@ -41,6 +41,7 @@ SYNC = "synchronous distant metastases"
 META = "metachronous distant metastasis within 5 y (KM)"
 NODE = "node-positive at diagnosis"
 CTC = "CTC >= 5 per 7.5 mL in metastatic disease"
+CTC2 = "CTC >= 2 per 7.5 mL in metastatic disease"
 CTC_FIRST = "CTC >= 5 per 7.5 mL at first distant metastasis"
 EARLY75 = "CTC >= 1 per 7.5 mL at diagnosis, no synchronous metastasis"
 DSS5 = "disease-specific survival at 5 y (KM)"
@@ -59,7 +60,7 @@ TARGETS = {
     ("colon_rectum", META): ("19 % (15-30)", "Elferink 2015; Manfredi 2006"),
     ("colon_rectum", NODE): ("about 1/3 (regional 35-40 %)", "issue 14; CDC USCS 2024"),
     ("colon_rectum", EARLY): ("24 %", "van Dalum 2015 (non-metastatic, 4 tubes)"),
-    ("colon_rectum", CTC): ("30 % of samples >= 2 (metastatic)", "Allard 2004 (check only)"),
+    ("colon_rectum", CTC2): ("30 % of samples (metastatic)", "Allard 2004 (check only)"),
     ("colon_rectum", MEDIAN): ("", ""),
     ("colon_rectum", DSS5): ("", ""),
     ("colon_rectum", DSS10): ("", ""),
@@ -83,7 +84,7 @@ TARGETS = {
     ("breast", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
     ("lung", SYNC): ("57 % (40-57)", "SEER stat fact sheet (secondary)"),
     ("lung", NODE): ("", ""),
-    ("lung", CTC): ("20 % of samples >= 2 (metastatic)", "Allard 2004 (not calibrated)"),
+    ("lung", CTC2): ("20 % of samples (metastatic)", "Allard 2004 (34/168)"),
     ("lung", MEDIAN): ("", ""),
     ("lung", DSS5): ("", ""),
     ("lung", DSS10): ("", ""),
@@ -95,7 +96,8 @@ TARGETS = {
     ("prostate", SURV): ("", "(no untreated target sourced)"),
     ("prostate", SYNC): ("5 % (4-8)", "Siegel 2020 MMWR"),
     ("prostate", BONE): ("84 % of metastatic men (bone dominant)", "Gandaglia 2014"),
-    ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008 (not recalibrated)"),
+    ("prostate", CTC): ("57 % (castration-resistant)", "de Bono 2008"),
+    ("prostate", CTC2): ("57 % of samples (metastatic)", "Allard 2004 (107/188; check only)"),
     ("prostate", MEDIAN): ("", ""),
     ("prostate", DSS5): ("", ""),
     ("prostate", DSS10): ("", ""),
