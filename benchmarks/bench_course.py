@@ -4,10 +4,17 @@ Targets: one 10-year daily course on the default body with realistic shedding in
 1000 virtual patients in < 5 min on 2 cores (processes, one ``SeedSequence.spawn`` stream
 each). Prints a table and writes it to ``benchmarks/results/course.md``.
 
+Section "one patient per primary" (issue 14: "a single ten-year course still takes
+under 1 s"): ``circnet.simulate_patient`` for patients 0-19 of seed 1 of each primary
+(colon_rectum, breast and lung on the female body, prostate on the male body; one
+TransportModel per body), ten years after diagnosis, with the default ``history_years``
+and with the whole history (``history_years=None``); median and max per primary.
+
 Usage::
 
     python benchmarks/bench_course.py                 # full run (1000 patients)
     python benchmarks/bench_course.py --patients 100  # quicker
+    python benchmarks/bench_course.py --spread-only   # only the per-primary section
 """
 
 from __future__ import annotations
@@ -104,6 +111,109 @@ def patient_course(primary: str, sex: str, old: dict, repeats: int = 5) -> list[
     return rows
 
 
+SPREAD = (
+    ("colon_rectum", "female"),
+    ("breast", "female"),
+    ("lung", "female"),
+    ("prostate", "male"),
+)
+_BEGIN, _END = "<!-- patient spread: begin -->", "<!-- patient spread: end -->"
+
+
+def patient_spread(n: int = 20, full: bool = True) -> pd.DataFrame:
+    """Wall and CPU seconds of ``simulate_patient`` for patients ``0 .. n-1`` of seed 1."""
+    from circnet.patient import HISTORY_YEARS, simulate_patient
+
+    rows = []
+    models: dict[str, circnet.TransportModel] = {}
+    for primary, sex in SPREAD:
+        if sex not in models:
+            models[sex] = circnet.TransportModel(circnet.default_body(sex))
+        model = models[sex]
+        simulate_patient(model, primary, rng=1, years=YEARS)  # factorise once
+        for hist in (HISTORY_YEARS, None) if full else (HISTORY_YEARS,):
+            wall, cpu, diag, cut = [], [], [], 0
+            for who in range(n):
+                t0, c0 = time.perf_counter(), time.process_time()
+                c = simulate_patient(
+                    model, primary, rng=1, years=YEARS, patient=who, history_years=hist
+                )
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+                diag.append(int(c.summary["diagnosis_day"]))
+                cut += int(c.history_from_day > 0)
+            worst = int(np.argmax(wall))
+            rows.append(
+                {
+                    "primary": f"{primary} ({sex})",
+                    "history_years": "None (from day 0)" if hist is None else f"{hist:g}",
+                    "median wall s": statistics.median(wall),
+                    "max wall s": max(wall),
+                    "median CPU s": statistics.median(cpu),
+                    "max CPU s": max(cpu),
+                    "slowest": f"patient {worst}, diagnosed on day {diag[worst]} "
+                    f"({diag[worst] / 365.25:.0f} years)",
+                    "frames cut": f"{cut} of {n}" if hist is not None else "",
+                }
+            )
+            print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def preclinical(n: int = 1000) -> pd.DataFrame:
+    """The preclinical phase (diagnosis day) of ``n`` patients of seed 1 per primary: how
+    many a daily frame of ``HISTORY_YEARS`` before diagnosis shows from day 0."""
+    from circnet.patient import HISTORY_YEARS
+
+    rows = []
+    for primary, sex in SPREAD:
+        model = circnet.TransportModel(circnet.default_body(sex))
+        d = circnet.simulate_cohort(model, primary, n, rng=1, years=1).patients["diagnosis_day"]
+        y = d.to_numpy(float) / 365.25
+        rows.append(
+            {
+                "primary": f"{primary} ({sex})",
+                "median years": float(np.median(y)),
+                "90th percentile": float(np.quantile(y, 0.9)),
+                "longest": float(y.max()),
+                f"whole phase shown ({HISTORY_YEARS:g} y)": f"{(y <= HISTORY_YEARS).mean():.1%}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_spread(table: pd.DataFrame, n: int, pre: pd.DataFrame) -> None:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    section = "\n".join(
+        [
+            _BEGIN,
+            "## One patient per primary (`simulate_patient`, issue 14)",
+            "",
+            f"Patients 0-{n - 1} of seed 1, {YEARS} years after diagnosis, one "
+            "TransportModel per body (built and factorised before timing); wall and CPU "
+            "seconds of each call (CPU counts every thread, so it can exceed wall). Target: "
+            f"max wall < 1 s. Load average {load[0]:.2f} at the end (2 shared cores). "
+            "`history_years=None` is the old frame (every day from day 0).",
+            "",
+            _markdown(table),
+            "",
+            "Preclinical phase (day 0 to diagnosis, years) of 1000 patients of seed 1 per "
+            "primary, and the share whose whole preclinical phase the default frame shows:",
+            "",
+            _markdown(pre),
+            _END,
+            "",
+        ]
+    )
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    if _BEGIN in text and _END in text:
+        head, rest = text.split(_BEGIN, 1)
+        text = head + section + rest.split(_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
 def cohort(n: int, processes: int, primary: str = "colon_rectum", sex: str = "male") -> tuple:
     seeds = np.random.SeedSequence(20240501).spawn(n)
     t0 = time.perf_counter()
@@ -137,7 +247,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patients", type=int, default=1000)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--spread-only", action="store_true", help="only the per-primary section")
+    ap.add_argument("--spread-patients", type=int, default=20)
     args = ap.parse_args(argv)
+    spread = patient_spread(args.spread_patients)
+    print(spread.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    pre = preclinical()
+    print(pre.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
+    if args.spread_only:
+        if not args.no_save:
+            _write_spread(spread, args.spread_patients, pre)
+            print(f"\nwritten to {RESULTS}")
+        return
     rows = [single_course("colon_rectum", "male"), single_course("breast", "female")]
     rows += patient_course("colon_rectum", "male", rows[0])
     rows += patient_course("breast", "female", rows[1])
@@ -174,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
             "",
         ]
         RESULTS.write_text("\n".join(text))
+        _write_spread(spread, args.spread_patients, pre)
         print(f"\nwritten to {RESULTS}")
 
 

@@ -32,7 +32,7 @@ from ._cli_output import plain, print_json, say, table, text
 from ._cohort_report import cohort_report
 from ._progress import Progress, progress
 from .cohort import CohortResult, simulate_cohort
-from .patient import simulate_patient
+from .patient import HISTORY_YEARS, simulate_patient
 from .report import course_report
 from .transport import TransportModel
 
@@ -57,6 +57,9 @@ def command_line(args: argparse.Namespace, primary: str, seed: int) -> str:
         cmd.append(f"--patient {args.patient}")
     if getattr(args, "cohort", None) is not None:
         cmd.append(f"--cohort {args.cohort}")
+    history = getattr(args, "history_years", None)
+    if history is not None:
+        cmd.append(f"--history-years {history if history == 'all' else format(history, 'g')}")
     return " ".join(cmd)
 
 
@@ -88,8 +91,16 @@ def patient_course(
     with Progress(progress(len(stages), "", args.progress, unit="stage")) as bar:
         bar.describe(f"simulating patient {patient}, {args.years:g} years after diagnosis")
         t0 = time.perf_counter()
+        history = getattr(args, "history_years", None)
+        shown = HISTORY_YEARS if history is None else None if history == "all" else float(history)
         res = simulate_patient(
-            model, primary, rng=seed, years=args.years, scenario=scenario, patient=patient
+            model,
+            primary,
+            rng=seed,
+            years=args.years,
+            scenario=scenario,
+            patient=patient,
+            history_years=shown,
         )
         seconds = time.perf_counter() - t0
         bar.update()

@@ -193,6 +193,11 @@ def _positive(text: str) -> float:
     return x
 
 
+def _history_years(text: str) -> float | str:
+    """``--history-years``: a positive number of years, or ``all`` (every day from day 0)."""
+    return "all" if text.strip().lower() == "all" else _positive(text)
+
+
 def _whole(low: int, words: str) -> Any:
     """An argparse type: an integer >= ``low``, refused with ``must be <words>``."""
 
@@ -225,6 +230,7 @@ _CLINICAL_ONLY = {
     "scenario": ("--scenario", "the mechanistic course removes the primary with "
                  "--surgery-day DAY"),
     "patient": ("--patient", "the mechanistic course has no virtual patients"),
+    "history_years": ("--history-years", "the mechanistic course shows every day"),
     "cohort": ("--cohort", "cohorts run the clinical laws"),
     "table": ("--table", "the per-patient table is a cohort's"),
 }  # fmt: skip
@@ -257,6 +263,8 @@ diagnosis: --scenario surgery (the default) or natural)
             "argument --patient: not with --cohort (a cohort runs patients 0 to N-1 of the "
             "seed; --patient K without --cohort runs one of them)"
         )
+    if getattr(args, "cohort", None) is not None and getattr(args, "history_years", None):
+        return "argument --history-years: not with --cohort (the daily tables of one patient)"
     if getattr(args, "table", None) is not None and getattr(args, "cohort", None) is None:
         return "argument --table: only with --cohort N (the per-patient table of a cohort)"
     return None
@@ -413,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--patient", type=_seed, default=None, metavar="K",
         help="which virtual patient of the seed's cohort (default 0): patient K of "
         "`--cohort N --seed S` is the course of `--patient K --seed S`",
+    )  # fmt: skip
+    g.add_argument(
+        "--history-years", type=_history_years, default=None, metavar="Y",
+        help="show the daily tables of the patient from Y years before diagnosis (default "
+        "25; 'all': from the first day, slow for a long preclinical phase)",
     )  # fmt: skip
     g.add_argument(
         "--cohort", type=_count, default=None, metavar="N",

@@ -40,9 +40,15 @@ Colonies (law 5), in clinical words (:data:`TERMS`):
   at ``detection_cells`` (a 10 mm lesion on CT).
 
 Clinical events (law 3): **diagnosis** when the primary reaches the patient's size at
-diagnosis (a log-normal diameter per primary); scenario ``"surgery"`` (default) removes
-the primary at diagnosis, ``"natural"`` leaves it; **synchronous** = a distant metastasis
-(an organ other than the primary's) detectable at diagnosis; **metachronous** = first
+diagnosis (a log-normal diameter per primary), or earlier **by symptoms of metastases**:
+on the first whole day on which the distant metastases that the primary seeded (its own
+colonies in organs other than its own, avascular and vascular) hold
+``symptomatic_burden_cells`` together, if that comes first. Scenario ``"surgery"``
+(default) removes the primary at diagnosis (with the regional nodes) when it was found
+by its own size; a patient diagnosed by symptoms presents with metastatic disease and
+keeps the primary (no curative surgery); ``"natural"`` leaves every primary in place;
+**synchronous** = a distant metastasis (an organ other than the primary's) detectable at
+diagnosis, or a diagnosis by symptoms of distant metastases; **metachronous** = first
 detected later; **node-positive** = any nodal tumour above ``node_positive_cells`` (0.2
 mm, AJCC micrometastasis) at diagnosis (pN+ is histological: deposits far below imaging
 size count).
@@ -152,7 +158,14 @@ TERMS = {
         "cells; these are the metastases a clinician treats"
     ),
     "detectable metastasis": "a vascular metastasis of at least a 10 mm lesion (CT)",
-    "synchronous": "a distant metastasis detectable when the primary is diagnosed",
+    "synchronous": (
+        "a distant metastasis detectable at diagnosis (or a diagnosis made because "
+        "distant metastases caused symptoms)"
+    ),
+    "diagnosed by symptoms": (
+        "diagnosed because distant metastases grew to about 1e11 cells (100 g) before "
+        "the primary reached its usual size at diagnosis; the primary is not removed"
+    ),
     "metachronous": "a distant metastasis first detectable after diagnosis",
     "node-positive": "a nodal deposit larger than 0.2 mm (AJCC micrometastasis) at diagnosis",
     "died of disease": (
@@ -233,6 +246,10 @@ class ClinicalParams:
     #: total cells (primary, vascular metastases and micrometastases) at which the
     #: patient dies of the disease (law 8)
     lethal_burden_cells: float
+    #: burden of the distant metastases seeded by the primary at which they cause
+    #: symptoms and the patient is diagnosed, if the primary has not been found first
+    #: (law 3; ``inf``: diagnosis by the primary alone)
+    symptomatic_burden_cells: float = math.inf
     #: organ -> factor on the awakening rate there (organotropism; a calibrated factor,
     #: not anatomy); organs not listed have 1
     tropism: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -241,7 +258,12 @@ class ClinicalParams:
         for f in dataclasses.fields(self):
             if f.name in _NOT_NUMBERS:
                 continue
-            check_number(getattr(self, f.name), f.name, low=0.0)
+            check_number(
+                getattr(self, f.name),
+                f.name,
+                low=0.0,
+                allow_inf=f.name == "symptomatic_burden_cells",
+            )
         if not isinstance(self.tropism, Mapping):
             raise ParameterError(
                 f"`tropism` must be a mapping organ -> factor (got {type(self.tropism).__name__})"
@@ -261,6 +283,11 @@ class ClinicalParams:
             )
         if self.avascular_limit_cells >= self.ceiling_cells:
             raise ParameterError("`avascular_limit_cells` must be below `ceiling_cells`")
+        if not self.detection_cells <= self.symptomatic_burden_cells:
+            raise ParameterError(
+                "`symptomatic_burden_cells` must be at least `detection_cells` (got "
+                f"{self.symptomatic_burden_cells:g} < {self.detection_cells:g})"
+            )
         if not self.detection_cells < self.lethal_burden_cells:
             raise ParameterError(
                 "`lethal_burden_cells` must be above `detection_cells` (got "

@@ -7,9 +7,18 @@ single course of :mod:`circnet._day`. It is event driven: nothing is stepped day
 The model, per patient (vectorised over the chunk):
 
 * the **primary** grows by the closed-form Gompertz law from ``start_cells`` at day 0;
-  diagnosis at the first whole day ``d_D`` on which it has reached the patient's size at
-  diagnosis (the daily grid of the single course); with surgery it sheds on
-  ``[0, d_D]``, untreated on ``[0, H]`` (``H`` = ``d_D`` + follow-up);
+  it reaches the patient's size at diagnosis on the first whole day ``d_P`` (the daily
+  grid of the single course); with surgery it sheds on ``[0, d_P]``, untreated on
+  ``[0, H]`` (``H`` = diagnosis + follow-up);
+* **diagnosis by symptoms** (law 3): after generation 0, a patient whose distant
+  colonies of generation 0 hold ``symptomatic_burden_cells`` on a day ``d_S < d_P`` is
+  diagnosed on ``d_S`` (:func:`_symptoms`; :func:`circnet._cohort_outcomes.symptom_day`),
+  else on ``d_D = d_P``. Such a patient keeps the primary: with surgery, the primary's
+  shedding after ``d_P`` is a further source, over the disjoint window ``[d_P, H]``,
+  drawn with generation 1 (its colonies carry generation 1: ``generation`` is the
+  round of the engine that drew a colony). The follow-up counts from the diagnosis day,
+  and the tallies by diagnosis are taken at ``d_S`` (between grid points, ``lambda``
+  and ``m`` linear there);
 * **shed cells** take the transport model's fates (:meth:`TransportModel.fate_table` of
   every site, computed once per primary): dead, a colony in an organ, or a cell in a
   lymph-node group. Cells shed at rate ``lambda(t)`` by a source form a Poisson process,
@@ -37,6 +46,9 @@ The model, per patient (vectorised over the chunk):
 * vascular metastases **shed** in turn: generation ``g + 1`` of colonies is seeded by
   the vascular metastases of generation ``g`` (at most :data:`MAX_GENERATIONS`; at most
   :data:`MAX_COLONIES_PER_PATIENT` colonies per patient);
+* colonies in the regional lymph-node groups of an operated patient that awaken after
+  the diagnosis day are dropped (dissected; a restriction of their Poisson process to
+  the days before, exact in law), and those nodes' metastases stop shedding then;
 * **death** (law 8 of :mod:`circnet._clinical`): the first whole day after diagnosis on
   which the total burden (primary while in place, micrometastases, vascular
   metastases) reaches ``lethal_burden_cells``, found by bisection on the daily grid
@@ -71,10 +83,8 @@ on any worker).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 from scipy import special
 
@@ -85,12 +95,10 @@ from ._clinical import (
     gompertz_time,
     metastasis_rate,
 )
-from ._cohort_dormancy import _cum_at, _cumulative, _dormant, _invert
-from ._cohort_outcomes import PATIENT, death_day, outcomes
+from ._cohort_dormancy import _cum_at, _cumulative, _dormant, _interval, _invert
+from ._cohort_outcomes import PATIENT, death_day, outcomes, symptom_day
+from ._cohort_plan import Plan, make_plan
 from ._cohort_random import patient_keys, poisson_inverse, uniforms
-from .errors import ParameterError, UnknownNameError
-from .states import DEAD
-from .transport import TransportModel
 
 __all__ = [
     "MAX_GENERATIONS",
@@ -112,121 +120,6 @@ _CELLS = 2_000_000
 MAX_COLONIES_PER_PATIENT = 2_000
 # purposes (third counter word); the second names the generation / source / class
 _COUNT, _EVENT = 2, 3
-#: classes of colonies per source site in a stream: 0 organs (factor 1), 2.. node
-#: groups, 31, 30, ... organs with another tropism factor
-_CLASSES = 32
-
-
-# ============================================================================ the plan
-@dataclass(frozen=True)
-class Plan:
-    """What every chunk of one cohort shares (built once per primary).
-
-    ``dest[s, k]``: probability that a cell shed at site ``s`` becomes a colony (an
-    organ ``k``) or a nodal cell (a node group ``k``); ``dead[s]``: that it dies in
-    transport. Sites are the model's organs, then its lymph-node groups.
-    """
-
-    cp: ClinicalParams
-    sites: tuple[str, ...]
-    n_organs: int
-    primary: int
-    dest: np.ndarray
-    dead: np.ndarray
-    surgery: bool
-    follow_up: float
-    grid: int
-    follow_all: bool = False
-    #: sites removed with the primary at surgery (its regional lymph-node groups when the
-    #: nodes are dissected): cells and colonies there are gone from the diagnosis day on
-    removed: np.ndarray | None = None
-    #: organs grouped by their tropism factor: ``(class, factor, organ indices)``; the
-    #: organs of factor 1 are class 0 (one group of every organ without tropism)
-    organ_groups: tuple[tuple[int, float, np.ndarray], ...] = ()
-    #: tropism factor of each lymph-node group (None: all 1)
-    node_tropism: np.ndarray | None = None
-
-
-def make_plan(
-    model: TransportModel,
-    primary: str,
-    cp: ClinicalParams,
-    *,
-    surgery: bool,
-    follow_up: float,
-    grid: int,
-    follow_all: bool = False,
-    node_dissection: bool = True,
-) -> Plan:
-    """The fate matrix of every site (one factorisation) and the settings of a cohort.
-
-    With ``surgery`` and ``node_dissection``, the primary's regional lymph-node groups
-    (those its tissue drains to first) are removed with it at diagnosis. The sites of
-    ``cp.tropism`` must be organs or lymph-node groups of the model
-    (:class:`UnknownNameError` names one that is not).
-    """
-    sites = tuple(model.organs) + tuple(model.lymph_nodes)
-    groups = _organ_groups(cp, sites, len(model.organs))
-    index = {s: i for i, s in enumerate(sites)}
-    table = model.fate_table(list(sites)).to_numpy(dtype=float)
-    table = np.maximum(table, 0.0)
-    table /= table.sum(axis=1, keepdims=True)
-    space = model.state_space
-    at = space.fate_sites()
-    fate_site = np.array([-1 if at[f] is None else index[str(at[f])] for f in space.fates])
-    dead_col = space.positions(DEAD) - space.n_transient
-    dest = np.zeros((len(sites), len(sites)))
-    for j, k in enumerate(fate_site):
-        if k >= 0:
-            dest[:, k] += table[:, j]
-    removed = np.zeros(len(sites), dtype=bool)
-    if surgery and node_dissection:
-        g = model.body
-        kinds = nx.get_node_attributes(g, "kind")
-        for tissue, d in g.nodes(data=True):
-            if d.get("kind") == "tissue" and d.get("organ") == primary:
-                for v in g.successors(tissue):
-                    if kinds.get(v) == "lymph_node" and str(v) in index:
-                        removed[index[str(v)]] = True
-    return Plan(
-        cp=cp,
-        sites=sites,
-        n_organs=len(model.organs),
-        primary=index[primary],
-        dest=dest,
-        dead=table[:, dead_col].sum(axis=1),
-        surgery=surgery,
-        follow_up=follow_up,
-        grid=grid,
-        follow_all=follow_all,
-        removed=removed,
-        organ_groups=groups,
-        node_tropism=np.array([cp.tropism_factor(v) for v in model.lymph_nodes]),
-    )
-
-
-def _organ_groups(
-    cp: ClinicalParams, sites: tuple[str, ...], n_organs: int
-) -> tuple[tuple[int, float, np.ndarray], ...]:
-    """Organs grouped by tropism factor; class 0 for factor 1, then 31, 30, ... down."""
-    organs, n_nodes = sites[:n_organs], len(sites) - n_organs
-    unknown = sorted(set(cp.tropism) - set(sites))
-    if unknown:
-        raise UnknownNameError(
-            f"`tropism` names {unknown[0]!r}, which is not an organ or lymph-node group of "
-            f"the model (organs: {', '.join(organs)}; lymph-node groups: "
-            f"{', '.join(sites[len(organs) :])})"
-        )
-    factor = np.array([cp.tropism_factor(o) for o in organs])
-    values = sorted(set(factor.tolist()), key=lambda v: (v != 1.0, v))
-    others = [v for v in values if v != 1.0]
-    if len(others) > _CLASSES - 2 - n_nodes:
-        raise ParameterError(
-            f"`tropism` has {len(others)} distinct factors other than 1; at most "
-            f"{_CLASSES - 2 - n_nodes} with {n_nodes} lymph-node groups"
-        )
-    classes = {1.0: 0} | {v: _CLASSES - 1 - k for k, v in enumerate(others)}
-    return tuple((classes[v], float(v), np.flatnonzero(factor == v)) for v in values)
 
 
 # ============================================================================ a chunk
@@ -264,6 +157,7 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
     src = {
         "patient": rows,
         "site": np.full(n, plan.primary),
+        "born": np.zeros(n),
         "t0": np.zeros(n),
         "n0": np.full(n, cp.start_cells),
         "rate": rate,
@@ -281,6 +175,9 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
     found = np.zeros(n, dtype=np.int64)
     cut = np.zeros(n, dtype=bool)
     death = np.full(n, np.inf)
+    operated = np.full(n, plan.surgery)
+    d_primary, extend = d_day, np.zeros(n, dtype=bool)
+    ctx0 = (plan, keys, t, h, rate, d_day, src)
     kill_grid = np.zeros((t.shape[0], n * nodes.size))  # nodal kill, mean field
     while src["patient"].size and gen < MAX_GENERATIONS:
         key = src["patient"] * len(plan.sites) + src["site"]
@@ -300,6 +197,15 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
         # one order whatever the batch: sums over a patient's colonies are bit-identical
         order = np.lexsort((new["site"], new["awakened"], new["patient"]))
         new = {k: v[order] for k, v in new.items()}
+        if gen == 0:  # diagnosis by symptoms of the primary's own distant metastases
+            d_day, operated, extend = _symptoms(ctx0, new, tot, kill_grid)
+            end = d_day + plan.follow_up  # the follow-up counts from diagnosis
+            stop = np.minimum(stop, end)
+            new = {k: v[new["awakened"] <= stop[new["patient"]]] for k, v in new.items()}
+        if plan.removed is not None and plan.removed.any():  # dissected at diagnosis
+            gone = operated[new["patient"]] & plan.removed[new["site"]]
+            gone &= new["awakened"] > d_day[new["patient"]]
+            new = {k: v[~gone] for k, v in new.items()}
         # the cap holds: a patient keeps its earliest-awakening colonies up to the cap
         per = np.bincount(new["patient"], minlength=n)
         rank = np.arange(new["patient"].size) - (np.cumsum(per) - per)[new["patient"]]
@@ -313,30 +219,42 @@ def run_chunk(plan: Plan, keys: np.ndarray) -> dict[str, Any]:
         # death (law 8) from every colony found so far: an upper bound of the death day
         # until the last generation; nothing is shed, awakens or is detected after it
         so_far = {k: _cat(v, k) for k, v in cols.items()}
-        death = death_day(plan, so_far, d_day, rate, stop)
+        death = death_day(plan, so_far, d_day, rate, stop, operated)
         stop = np.minimum(stop, death)
         own_stop = stop[new["patient"]]
         if plan.removed is not None and plan.removed.any():  # dissected nodes stop shedding
-            own_stop = np.where(
-                plan.removed[new["site"]], np.minimum(own_stop, d_day[new["patient"]]), own_stop
-            )
+            gone = operated[new["patient"]] & plan.removed[new["site"]]
+            own_stop = np.where(gone, np.minimum(own_stop, d_day[new["patient"]]), own_stop)
         vascular = (new["switch"] < own_stop) & ~cut[new["patient"]]
         who = new["patient"][vascular]
         src = {
             "patient": who,
             "site": new["site"][vascular],
+            "born": new["switch"][vascular],
             "t0": new["switch"][vascular],
             "n0": np.full(who.size, lim),
             "rate": new["rate"][vascular],
             "t1": own_stop[vascular],
         }
+        if gen == 0 and extend.any():  # a primary left in place sheds on after its old day
+            who = np.flatnonzero(extend & (stop > d_primary))
+            more = {
+                "patient": who,
+                "site": np.full(who.size, plan.primary),
+                "born": np.zeros(who.size),
+                "t0": d_primary[who],
+                "n0": np.full(who.size, cp.start_cells),
+                "rate": rate[who],
+                "t1": stop[who],
+            }
+            src = {k: np.concatenate([src[k], more[k]]) for k in src}
         gen += 1
     col = {k: _cat(v, k) for k, v in cols.items()}
     keep = col["awakened"] <= stop[col["patient"]]
     col = {k: v[keep] for k, v in col.items()}
     return {
         "patients": {
-            **outcomes(plan, keys, draw, d_day, end, col, tot, death),
+            **outcomes(plan, keys, draw, d_day, end, col, tot, death, operated, d_primary),
             "followed_to_day": stop,
             "colonies_cut": cut,
         },
@@ -358,7 +276,7 @@ def _shedding(
         sl = slice(lo, lo + step)
         tt = t[:, part["patient"][sl]]
         t0, t1 = part["t0"][sl], part["t1"][sl]
-        size = _sizes(tt, t0, part["n0"][sl], part["rate"][sl], cp.ceiling_cells)
+        size = _sizes(tt, part["born"][sl], part["n0"][sl], part["rate"][sl], cp.ceiling_cells)
         size *= cp.shedding_per_cell_day
         np.add.at(lam_r, inv[sl], (size * ((tt >= t0) & (tt < t1))).T)
         np.add.at(lam_l, inv[sl], (size * ((tt > t0) & (tt <= t1))).T)
@@ -366,9 +284,19 @@ def _shedding(
 
 
 def _pairs(
-    ctx: tuple[Any, ...], pairs: np.ndarray, part: dict[str, np.ndarray], inv: np.ndarray
-) -> dict[str, np.ndarray]:
-    """One block of (patient, source site) pairs of a generation: dormancy and awakenings."""
+    ctx: tuple[Any, ...],
+    pairs: np.ndarray,
+    part: dict[str, np.ndarray],
+    inv: np.ndarray,
+    tally_only: bool = False,
+) -> dict[str, Any]:
+    """One block of (patient, source site) pairs of a generation: dormancy and awakenings.
+
+    The tallies by diagnosis (``tot``) are taken at each patient's diagnosis day
+    ``d_day``: on the grid's diagnosis point, or between grid points (``lambda`` and
+    ``m`` linear there) for a patient diagnosed by symptoms. ``tally_only``: only the
+    tallies (no awakenings, the nodal mean-field kill grid left as it is).
+    """
     plan, keys, gen, t, h, tot, kill_grid, rate, stop, d_day = ctx
     cp, ns = plan.cp, len(plan.sites)
     p_pat, p_site = pairs // ns, pairs % ns
@@ -377,8 +305,22 @@ def _pairs(
     lam_r, lam_l = _shedding(part, inv, pairs.size, t, cp)
     hp, tp = h[:, p_pat], t[:, p_pat]
     g = plan.grid
-    shed = (0.5 * hp[:g] * (lam_r[:g] + lam_l[1 : g + 1])).sum(axis=0)  # by diagnosis
     every = np.arange(pairs.size)
+    at = d_day[p_pat].astype(float)  # the tallies are by each patient's diagnosis day
+    on_grid = at == tp[g]
+    shed = (0.5 * hp[:g] * (lam_r[:g] + lam_l[1 : g + 1])).sum(axis=0)  # by diagnosis
+    if not on_grid.all():
+        shed = np.where(on_grid, shed, _integral_at(lam_r, lam_l, hp, tp, at))
+
+    def by_diagnosis(m: np.ndarray, cum: np.ndarray, rows: np.ndarray) -> tuple[Any, Any]:
+        """``m`` and its integral at the diagnosis day of each row."""
+        if on_grid[rows].all():
+            return m[g], cum[g]
+        x = at[rows]
+        m_at = np.where(on_grid[rows], m[g], _linear_at(m, hp[:, rows], tp[:, rows], x))
+        c_at = _cum_at(cum, m, hp[:, rows], tp[:, rows], np.arange(rows.size), x)
+        return m_at, np.where(on_grid[rows], cum[g], c_at)
+
     pi_org = plan.dest[p_site][:, organs].sum(axis=1)
     _add(tot, p_pat, shed=shed, dead=plan.dead[p_site] * shed, org=pi_org * shed)
     blocks = []
@@ -389,7 +331,8 @@ def _pairs(
         cum = _cumulative(m, hp)  # integral of m; awakenings are ``a`` times it
         c_stop = _cum_at(cum, m, hp, tp, every, stop[p_pat])
         pi = plan.dest[p_site][:, group].sum(axis=1)
-        _add(tot, p_pat, org_wake=a * pi * cum[g], org_diag=pi * m[g])
+        m_d, c_d = by_diagnosis(m, cum, every)
+        _add(tot, p_pat, org_wake=a * pi * c_d, org_diag=pi * m_d)
         blocks.append((cls, a * pi * c_stop, every, every, (m, cum, hp, tp, c_stop), group))
     # nodes: one row per (pair, node group); no death there but the immune kill
     ng = nodes.size
@@ -401,17 +344,19 @@ def _pairs(
     a_rows = np.tile(node_alpha, pairs.size)  # awakening rate of each row (tropism)
     if gen == 0:  # mean-field kill from the primary's own seeding
         mn = _dormant(lr, ll, hn, a_rows, (cp.nodal_kill_rate, cp.nodal_kill_saturation))
-        kill_grid[:, where] = cp.nodal_kill_rate / (1.0 + mn / cp.nodal_kill_saturation)
+        if not tally_only:
+            kill_grid[:, where] = cp.nodal_kill_rate / (1.0 + mn / cp.nodal_kill_saturation)
     else:
         mn = _dormant(lr, ll, hn, a_rows, kill_grid[:, where])
     cn = _cumulative(mn, hn)
     tn = tp[:, r_pair]
-    n_stop = stop[p_pat[r_pair]]
-    if plan.removed is not None and plan.removed[nodes].any():  # dissected at diagnosis
-        gone = np.tile(plan.removed[nodes], pairs.size)
-        n_stop = np.where(gone, np.minimum(n_stop, d_day[p_pat[r_pair]]), n_stop)
-    cn_stop = _cum_at(cn, mn, hn, tn, np.arange(r_pair.size), n_stop)
-    _add(tot, p_pat[r_pair], node=share * shed[r_pair], node_wake=a_rows * cn[g], node_diag=mn[g])
+    mn_d, cn_d = by_diagnosis(mn, cn, r_pair)
+    _add(tot, p_pat[r_pair], node=share * shed[r_pair], node_wake=a_rows * cn_d, node_diag=mn_d)
+    if tally_only:
+        return {}
+    # colonies in dissected nodes awakened after diagnosis are dropped by the caller
+    # (whether a patient is operated is known only after generation 0)
+    cn_stop = _cum_at(cn, mn, hn, tn, np.arange(r_pair.size), stop[p_pat[r_pair]])
     grids = (mn, cn, hn, tn, cn_stop)
     for j in range(ng):
         col = every * ng + j
@@ -474,3 +419,71 @@ def _cat(parts: list[np.ndarray], name: str) -> np.ndarray:
     """Concatenate colony columns (integers for patient, generation and site)."""
     kind = np.int64 if name in ("patient", "generation", "site") else np.float64
     return np.concatenate(parts).astype(kind) if parts else np.zeros(0, dtype=kind)
+
+
+# ============================================================================ symptoms
+def _symptoms(
+    ctx0: tuple[Any, ...],
+    first: dict[str, np.ndarray],
+    tot: dict[str, np.ndarray],
+    kill_grid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Diagnosis by symptoms (law 3 of :mod:`circnet._clinical`), after generation 0.
+
+    ``first``: the colonies of generation 0 (the primary's own). A patient whose distant
+    metastases (colonies in organs other than the primary's) hold
+    ``symptomatic_burden_cells`` before the primary reaches its size at diagnosis is
+    diagnosed that day, with metastatic disease: the primary stays (no curative
+    surgery), so with surgery it sheds on after the day it would have been removed (a
+    new source over a disjoint window, returned as ``extend``). Returns the diagnosis
+    day, whether the primary is removed at diagnosis and ``extend``. The tallies by
+    diagnosis of generation 0 (``tot``, so far only generation 0's) are taken again at
+    the new day for those patients.
+
+    Exact in law: the diagnosis day depends only on colonies awakened before it (a
+    stopping time of their process), generation 0 was drawn with the primary in place
+    up to its old day, and independent Poisson increments make the later window a
+    source of its own.
+    """
+    plan, keys, t, h, rate, d_day, src = ctx0
+    n, ns = d_day.size, len(plan.sites)
+    operated = np.full(n, plan.surgery)
+    day = symptom_day(plan, first, d_day)
+    symp = day < d_day
+    if not symp.any():
+        return d_day, operated, np.zeros(n, dtype=bool)
+    new_day = np.where(symp, day, d_day)
+    who = np.flatnonzero(symp)
+    fresh = {k: np.zeros(n) for k in tot}
+    ctx = (plan, keys, 0, t, h, fresh, kill_grid, rate, np.full(n, np.inf), new_day)
+    width = max(1, _CELLS // (t.shape[0] * max(1, ns - plan.n_organs)))
+    for lo in range(0, who.size, width):
+        rows = who[lo : lo + width]
+        part = {k: v[rows] for k, v in src.items()}
+        _pairs(ctx, rows * ns + plan.primary, part, np.arange(rows.size), tally_only=True)
+    for k in tot:
+        tot[k][who] = fresh[k][who]
+    return new_day, operated & ~symp, symp & plan.surgery
+
+
+def _integral_at(
+    lam_r: np.ndarray, lam_l: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Integral of ``lambda`` from 0 to ``at`` per column (linear between grid points)."""
+    cols = np.arange(at.size)
+    s = np.zeros_like(lam_r)
+    np.cumsum(0.5 * h * (lam_r[:-1] + lam_l[1:]), axis=0, out=s[1:])
+    lo = _interval(t, cols, at, inclusive=True)
+    hq = h[lo, cols]
+    x = np.clip(at - t[lo, cols], 0.0, hq)
+    a, b = lam_r[lo, cols], lam_l[lo + 1, cols]
+    return s[lo, cols] + a * x + (b - a) * x * x / (2.0 * hq)
+
+
+def _linear_at(m: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``m`` at ``at`` per column, linear between grid points."""
+    cols = np.arange(at.size)
+    lo = _interval(t, cols, at, inclusive=True)
+    hq = h[lo, cols]
+    x = np.clip(at - t[lo, cols], 0.0, hq)
+    return m[lo, cols] + (m[lo + 1, cols] - m[lo, cols]) * x / hq

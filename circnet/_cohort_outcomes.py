@@ -15,7 +15,16 @@ import numpy as np
 from ._clinical import ClinicalParams, ctc_expected, gompertz_cells, gompertz_time
 from ._cohort_random import poisson_inverse, uniforms
 
-__all__ = ["reach", "first_distant", "burden", "death_day", "outcomes", "PATIENT", "TOTALS"]
+__all__ = [
+    "reach",
+    "first_distant",
+    "burden",
+    "death_day",
+    "symptom_day",
+    "outcomes",
+    "PATIENT",
+    "TOTALS",
+]
 
 #: Purposes (last counter word) of the patient's own blocks and of its totals.
 PATIENT, TOTALS = 1, 4
@@ -34,35 +43,83 @@ def first_distant(plan: Any, col: dict[str, np.ndarray], n: int) -> np.ndarray:
     return out
 
 
+def _colony_cells(cp: ClinicalParams, col: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
+    """Cells of each colony at its patient's time ``at``: an avascular micrometastasis
+    (``awakened <= at < switch``, at most ``avascular_limit_cells``) or a vascular
+    metastasis (``at >= switch``); 0 before it awakens."""
+    t = at[col["patient"]]
+    lim, big_k, r = cp.avascular_limit_cells, cp.ceiling_cells, col["rate"]
+    aw, sw = col["awakened"], col["switch"]
+    micro = np.minimum(_grown(t, aw, 1.0, r, big_k), lim)
+    vasc = _grown(t, sw, lim, r, big_k)
+    return np.nan_to_num(np.where(t >= sw, vasc, np.where(t >= aw, micro, 0.0)))
+
+
 def burden(
     plan: Any,
     col: dict[str, np.ndarray],
     at: np.ndarray,
     d_day: np.ndarray,
     rate: np.ndarray,
+    operated: np.ndarray,
 ) -> np.ndarray:
     """Total tumour burden of each patient at its time ``at`` (law 8 of :mod:`._clinical`).
 
-    The primary while it is in place (always untreated; with surgery up to and including
-    the diagnosis day), every avascular micrometastasis (``awakened <= at < switch``,
-    at most ``avascular_limit_cells``) and every vascular metastasis (``at >= switch``);
-    colonies in the lymph-node groups removed at surgery are gone after the diagnosis day.
+    The primary while it is in place (up to and including the diagnosis day for a
+    patient operated at diagnosis, ``operated``; always otherwise), every avascular
+    micrometastasis and every vascular metastasis (:func:`_colony_cells`); colonies in
+    the lymph-node groups removed at surgery are gone after the diagnosis day.
     """
     cp, n = plan.cp, at.size
     who = col["patient"]
-    t = at[who]
-    lim, big_k, r = cp.avascular_limit_cells, cp.ceiling_cells, col["rate"]
-    aw, sw = col["awakened"], col["switch"]
-    micro = np.minimum(_grown(t, aw, 1.0, r, big_k), lim)
-    vasc = _grown(t, sw, lim, r, big_k)
-    size = np.where(t >= sw, vasc, np.where(t >= aw, micro, 0.0))
+    size = _colony_cells(cp, col, at)
     if plan.removed is not None and plan.removed.any():
-        size = np.where(plan.removed[col["site"]] & (t > d_day[who]), 0.0, size)
-    total = np.bincount(who, weights=np.nan_to_num(size), minlength=n)
-    present = (at <= d_day) | (not plan.surgery)
+        gone = operated[who] & plan.removed[col["site"]] & (at[who] > d_day[who])
+        size = np.where(gone, 0.0, size)
+    total = np.bincount(who, weights=size, minlength=n)
+    present = (at <= d_day) | ~operated
     return total + np.where(
-        present, _grown(at, np.zeros_like(at), cp.start_cells, rate, big_k), 0.0
+        present, _grown(at, np.zeros_like(at), cp.start_cells, rate, cp.ceiling_cells), 0.0
     )
+
+
+def symptom_day(plan: Any, col: dict[str, np.ndarray], d_day: np.ndarray) -> np.ndarray:
+    """First whole day before ``d_day`` on which the distant metastases of ``col``
+    (colonies in organs other than the primary's) hold ``symptomatic_burden_cells``
+    together (inf: none).
+
+    Colonies only grow and only add before diagnosis, so their burden is non-decreasing
+    and the day is found by bisection over the whole days ``1 .. d_day - 1``.
+    """
+    cp, n = plan.cp, d_day.size
+    out = np.full(n, np.inf)
+    limit = cp.symptomatic_burden_cells
+    site = col["site"]
+    distant = (site < plan.n_organs) & (site != plan.primary)
+    if not np.isfinite(limit) or not distant.any():
+        return out
+    sub = {k: v[distant] for k, v in col.items()}
+
+    def held(at: np.ndarray) -> np.ndarray:
+        return np.bincount(sub["patient"], weights=_colony_cells(cp, sub, at), minlength=n)
+
+    hi = d_day.astype(float) - 1.0
+    lo = np.zeros(n)
+    ok = hi >= 1.0
+    sick = ok & (held(np.where(ok, hi, 0.0)) >= limit)
+    if not sick.any():
+        return out
+    lo, hi = np.where(sick, lo, 0.0), np.where(sick, hi, 0.0)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.floor((lo + hi) / 2)
+        big = held(mid) >= limit
+        hi = np.where(open_ & big, mid, hi)
+        lo = np.where(open_ & ~big, mid, lo)
+    out[sick] = hi[sick]
+    return out
 
 
 def death_day(
@@ -71,6 +128,7 @@ def death_day(
     d_day: np.ndarray,
     rate: np.ndarray,
     upper: np.ndarray,
+    operated: np.ndarray,
 ) -> np.ndarray:
     """First whole day after diagnosis with a lethal burden, per patient (inf: none).
 
@@ -87,7 +145,7 @@ def death_day(
     if not ok.any():
         return out
     at = np.where(ok, hi, lo)
-    dies = ok & (burden(plan, col, at, d_day, rate) >= lethal)
+    dies = ok & (burden(plan, col, at, d_day, rate, operated) >= lethal)
     if not dies.any():
         return out
     lo, hi = np.where(dies, lo, 0.0), np.where(dies, hi, 0.0)
@@ -96,7 +154,7 @@ def death_day(
         if not open_.any():
             break
         mid = np.floor((lo + hi) / 2)
-        big = burden(plan, col, mid, d_day, rate) >= lethal
+        big = burden(plan, col, mid, d_day, rate, operated) >= lethal
         hi = np.where(open_ & big, mid, hi)
         lo = np.where(open_ & ~big, mid, lo)
     out[dies] = hi[dies]
@@ -112,22 +170,26 @@ def reach(cp: ClinicalParams, cells: float, col: dict[str, np.ndarray]) -> np.nd
 
 
 def _vascular_cells(
-    plan: Any, col: dict[str, np.ndarray], when: np.ndarray, d_day: np.ndarray, n: int
+    plan: Any,
+    col: dict[str, np.ndarray],
+    when: np.ndarray,
+    d_day: np.ndarray,
+    operated: np.ndarray,
 ) -> np.ndarray:
     """Cells in vascular metastases of each patient at its time ``when``.
 
     Colonies in the lymph-node groups removed at surgery (``plan.removed``) are gone
     after the diagnosis day.
     """
-    cp = plan.cp
-    at = when[col["patient"]]
+    cp, n, who = plan.cp, when.size, col["patient"]
+    at = when[who]
     on = col["switch"] <= at
     if plan.removed is not None and plan.removed.any():
-        on &= ~(plan.removed[col["site"]] & (at > d_day[col["patient"]]))
+        on &= ~(operated[who] & plan.removed[col["site"]] & (at > d_day[who]))
     size = np.where(
         on, _grown(at, col["switch"], cp.avascular_limit_cells, col["rate"], cp.ceiling_cells), 0.0
     )
-    return np.bincount(col["patient"], weights=np.nan_to_num(size), minlength=n)
+    return np.bincount(who, weights=np.nan_to_num(size), minlength=n)
 
 
 def outcomes(
@@ -139,11 +201,15 @@ def outcomes(
     col: dict[str, np.ndarray],
     tot: dict[str, np.ndarray],
     death: np.ndarray,
+    operated: np.ndarray,
+    d_primary: np.ndarray,
 ) -> dict[str, Any]:
     """Per-patient outcomes from the colonies (vectorised over the chunk).
 
     ``death``: the day of death of each patient (inf: alive at ``end``); the follow-up
-    ends at ``min(end, death)``.
+    ends at ``min(end, death)``. ``operated``: primary removed at diagnosis;
+    ``d_primary``: the day the primary reached its size at diagnosis (later than the
+    diagnosis day for a patient diagnosed by symptoms of metastases).
     """
     cp, n = plan.cp, keys.shape[0]
     stop = np.minimum(end, death)
@@ -155,6 +221,7 @@ def outcomes(
     np_day = np.ceil(reach(cp, cp.node_positive_cells, col))
     before = det_day <= d_day[who]
     n_sync = np.bincount(who, weights=distant & before, minlength=n).astype(np.int64)
+    by_symptoms = d_day < d_primary  # of distant metastases: metastatic at diagnosis
     node_pos = np.bincount(who, weights=nodal & (np_day <= d_day[who]), minlength=n) > 0
     # first distant metastasis detectable within the follow-up (and before death)
     seen = distant & (det_day <= stop[who])
@@ -176,11 +243,11 @@ def outcomes(
         """Expected CTCs per 7.5 mL at day ``t``: the primary (until surgery) and the
         vascular metastases shed."""
         prim = np.where(
-            plan.surgery & (t > d_day),
+            operated & (t > d_day),
             0.0,
             gompertz_cells(t, cp.start_cells, rate, cp.ceiling_cells),
         )
-        shed = cp.shedding_per_cell_day * (prim + _vascular_cells(plan, col, t, d_day, n))
+        shed = cp.shedding_per_cell_day * (prim + _vascular_cells(plan, col, t, d_day, operated))
         return ctc_expected(shed, cp)
 
     ctc_diag = ctc_at(d_day)
@@ -205,13 +272,19 @@ def outcomes(
     dead, org_diag, org_died, node_diag, node_died = draws.T
     colonies = org_diag + org_died + woke_org
     nodal_cells = node_diag + node_died + woke_node
+    primary_cells = np.asarray(draw.diagnosis_cells, float)
+    if by_symptoms.any():  # the primary's own size on the (earlier) diagnosis day
+        grown = gompertz_cells(d_day.astype(float), cp.start_cells, rate, cp.ceiling_cells)
+        primary_cells = np.where(by_symptoms, grown, primary_cells)
     return {
         "vdt_days": np.asarray(draw.vdt_days, float),
         "growth_rate": rate,
-        "diagnosis_cells": np.asarray(draw.diagnosis_cells, float),
+        "diagnosis_cells": primary_cells,
         "diagnosis_day": d_day,
+        "diagnosed_by_symptoms": by_symptoms,
+        "primary_removed": operated,
         "end_day": end,
-        "synchronous": n_sync > 0,
+        "synchronous": (n_sync > 0) | by_symptoms,
         "n_synchronous": n_sync,
         "node_positive": node_pos,
         "first_distant_site": first_site,
@@ -242,7 +315,7 @@ def outcomes(
         "awakened_by_diagnosis": woke_org + woke_node,
         "shed_expected": tot["shed"],
         "colonies_followed": np.bincount(who, minlength=n).astype(np.int64),
-        "burden_at_diagnosis": burden(plan, col, d_day.astype(float), d_day, rate),
+        "burden_at_diagnosis": burden(plan, col, d_day.astype(float), d_day, rate, operated),
         "death_day": np.where(np.isfinite(death), death, np.nan),
         "died_of_disease": np.isfinite(death),
     }

@@ -91,6 +91,25 @@ def check_course(result: Any) -> None:
             )
 
 
+def _start(result: Any) -> float:
+    """First day shown (a patient course may start after day 0: ``history_from_day``)."""
+    return float(getattr(result, "history_from_day", 0) or 0)
+
+
+def _shown_from(result: Any) -> str:
+    """`` (shown from day X, Y years before diagnosis)`` for a cut course, else ``""``."""
+    start = _start(result)
+    if start <= 0:
+        return ""
+    diag = getattr(result, "summary", {}).get("diagnosis_day", math.nan)
+    try:
+        years = (float(diag) - start) / 365.25
+    except (TypeError, ValueError):
+        years = math.nan
+    before = f", {years:.3g} years before diagnosis" if math.isfinite(years) else ""
+    return f" (shown from day {start:g}{before})"
+
+
 def _time_scale(result: Any) -> tuple[float, str, float]:
     days = pd.to_numeric(result.timeseries["day"], errors="coerce")
     end = float(days.max()) if len(days) else 0.0
@@ -169,9 +188,10 @@ def draw_burden(ax: Any, result: Any, *, top: int = 8, title: Any = None) -> Any
     if title is None:
         span = f"{end_days / 365.25:.3g} years" if unit == "years" else f"{end_days:g} days"
         title = f"Disease course from a primary in {primary}: {span}"
+        title += _shown_from(result)
     ax.set_title(str(title), fontsize=10)
     _vertical_lines(ax, result, scale)
-    ax.set_xlim(0, max(end_days, 1.0) / scale)
+    ax.set_xlim(_start(result) / scale, max(end_days, 1.0) / scale)
     return ax
 
 
@@ -217,7 +237,7 @@ def draw_stages(ax: Any, result: Any) -> Any:
     if ax.has_data():
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _vertical_lines(ax, result, scale)
-    ax.set_xlim(0, max(end_days, 1.0) / scale)
+    ax.set_xlim(_start(result) / scale, max(end_days, 1.0) / scale)
     return ax
 
 
@@ -247,10 +267,10 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     hidden = max(len(sites) - rows, 0)
     sites = sites[:rows]
     row = {s: i for i, s in enumerate(sites)}
-    span = max(end_days, 1.0)
-    edges = np.linspace(0.0, span, _BINS + 1)
+    span, start = max(end_days, 1.0), _start(result)
+    edges = np.linspace(start, span, _BINS + 1)
     grid = np.zeros((len(sites), _BINS))
-    sel = founded[founded["site"].isin(row)]
+    sel = founded[founded["site"].isin(row) & (founded["day"] >= start)]
     if len(sel):
         b = np.clip(np.searchsorted(edges, sel["day"].to_numpy(float), side="right") - 1, 0, None)
         np.add.at(
@@ -263,11 +283,12 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
             interpolation="nearest",
             cmap="Purples",
             norm=LogNorm(vmin=1, vmax=max(grid.max(), 10)),
-            extent=(0, span / scale, len(sites) - 0.5, -0.5),
+            extent=(start / scale, span / scale, len(sites) - 0.5, -0.5),
         )
         bar = ax.figure.colorbar(im, ax=ax, location="bottom", shrink=0.5, aspect=40, pad=0.02)
         bar.set_label(
-            f"{_STRIP_KINDS[strip]} per {fmt_number(span / _BINS, digits=2)} days", fontsize=7
+            f"{_STRIP_KINDS[strip]} per {fmt_number((span - start) / _BINS, digits=2)} days",
+            fontsize=7,
         )
         bar.ax.tick_params(labelsize=7)
     for kind, (marker, colour, text, _) in _EVENT_STYLE.items():
@@ -304,7 +325,7 @@ def draw_events(ax: Any, result: Any, *, rows: int = 12) -> Any:
     _vertical_lines(ax, result, scale)
     ax.set_yticks(range(len(sites)), sites, fontsize=8)
     ax.set_ylim(len(sites) - 0.5, -0.5)
-    ax.set_xlim(0, span / scale)
+    ax.set_xlim(start / scale, span / scale)
     more = f"; {hidden} more sites with events not shown" if hidden else ""
     ax.set_xlabel(f"time since the start ({unit}){more}")
     ax.set_title("Events per site", fontsize=9, loc="left")

@@ -22,8 +22,8 @@ first whole day on which it has happened, as in the cohort):
   ``kappa``: awakening plus death in an organ, awakening plus the saturating immune
   kill in a lymph node, the kill set by the primary's own seeding as in the engine), on
   the daily grid by the engine's exponential integrator (exact for ``lambda`` linear
-  within a day). It is a mean, not a count: the engine never draws single dormant
-  cells, only their awakenings;
+  within a day; :mod:`circnet._patient_dormancy`). It is a mean, not a count: the
+  engine never draws single dormant cells, only their awakenings;
 * the frame ends on the day of **death** of disease (law 8 of :mod:`circnet._clinical`:
   the total burden reaches ``lethal_burden_cells``) or at the end of the follow-up;
 * **CTC per 7.5 mL** on day ``d``: a Poisson count (inversion of a uniform of the
@@ -31,11 +31,24 @@ first whole day on which it has happened, as in the cohort):
   around :func:`circnet._clinical.ctc_expected` of that day's shedding by the primary
   and every vascular metastasis; on the diagnosis day it is the cohort row's own draw.
 
+The days shown: ``first .. end`` (``first`` from ``history_years`` of
+:func:`circnet.simulate_patient`; 0 by default here). Everything above is exact on each
+day shown, whatever ``first`` is: the sizes and counts are closed forms of the event
+times (colonies awakened or switched before ``first`` are counted from it on), the CTC
+draw of day ``d`` is counter ``d + 1`` of the stream, and the events keep their exact
+days, also those before ``first``. Only the expected dormant cells need the days before
+``first``: their value on day ``first`` is integrated on a coarse grid (steps of one day
+next to ``first``, growing geometrically into the past; :mod:`circnet._patient_dormancy`)
+and carried into the daily recurrence, to about 1e-7 relative of the daily one.
+
 Cost: the cell sums take one Gompertz evaluation per colony and day it grows (counts
 are exact from event days in any case). When a patient's colonies would need more than
 :data:`EXACT_EVALUATIONS` evaluations (thousands of metastases seeding metastases), the
-sums are exact on every ``stride``-th day (and on the diagnosis and the first-distant
-day) and interpolated geometrically in between; ``stride`` is reported.
+sums are exact on the days that are multiples of ``stride`` (and on the first and the
+last day shown, the diagnosis and the first-distant day) and interpolated geometrically
+in between; ``stride`` is reported (a frame cut at ``first`` is exact on ``first`` too, so
+its interpolated days just after ``first`` may differ from the full frame's by the
+interpolation error, about 1e-6 relative).
 """
 
 from __future__ import annotations
@@ -47,16 +60,15 @@ import numpy as np
 import pandas as pd
 
 from ._clinical import (
-    ClinicalParams,
     cells_to_diameter,
     ctc_expected,
     gompertz_cells,
     gompertz_time,
 )
-from ._cohort_dormancy import _weights
 from ._cohort_engine import MAX_GENERATIONS, Plan
 from ._cohort_outcomes import reach
 from ._cohort_random import poisson_inverse, uniforms
+from ._patient_dormancy import expected_dormant
 
 __all__ = ["build", "Frames", "EVENT_KINDS", "CTC_PURPOSE", "EXACT_EVALUATIONS"]
 
@@ -101,10 +113,14 @@ def _day_index(x: np.ndarray, n_days: int) -> np.ndarray:
 
 
 def _window_counts(
-    group: np.ndarray, lo: np.ndarray, hi: np.ndarray, shape: tuple[int, int]
+    group: np.ndarray, lo: np.ndarray, hi: np.ndarray, shape: tuple[int, int], first: int = 0
 ) -> np.ndarray:
-    """Per (group, day): how many intervals ``[lo, hi)`` (whole days) hold the day."""
+    """Per (group, day): how many intervals ``[lo, hi)`` (whole days) hold the day.
+
+    ``lo`` and ``hi`` are absolute days; the columns are the days ``first .. first + n - 1``.
+    """
     rows, n_days = shape
+    lo, hi = np.clip(lo - first, 0, n_days), np.clip(hi - first, 0, n_days)
     keep = hi > lo
     diff = np.bincount(group[keep] * (n_days + 1) + lo[keep], minlength=rows * (n_days + 1))
     diff = diff - np.bincount(group[keep] * (n_days + 1) + hi[keep], minlength=rows * (n_days + 1))
@@ -121,28 +137,35 @@ def _curve_sums(
     shape: tuple[int, int],
     ceiling: float,
     anchors: list[int],
+    first: int = 0,
 ) -> tuple[np.ndarray, int]:
     """Per (group, day) sums of ``min(G(d - t0; n0, rate), cap)`` over days ``t0 <= d < t1``.
 
-    Returns the sums and the stride (1: exact on every day).
+    The columns are the days ``first .. first + n - 1``. Returns the sums and the stride
+    (1: exact on every day; else exact on the days that are multiples of it, on the
+    first and the last day and on the ``anchors``).
     """
     rows, n_days = shape
-    first, stop = _day_index(t0, n_days), _day_index(t1, n_days)
+    end = first + n_days
+    lo, stop = _day_index(t0, end), _day_index(t1, end)
     out = np.zeros(shape)
     if math.isfinite(cap):  # the plateau at the cap: exact, by differences
         full = t0 + np.asarray(gompertz_time(n0, cap, rate, ceiling))
-        g_stop = np.minimum(stop, _day_index(full, n_days))
-        out += cap * _window_counts(group, np.maximum(first, g_stop), stop, shape)
+        g_stop = np.minimum(stop, _day_index(full, end))
+        out += cap * _window_counts(group, np.maximum(lo, g_stop), stop, shape, first)
     else:
         g_stop = stop
-    length = np.maximum(g_stop - first, 0)
+    lo = np.maximum(lo, first)
+    length = np.maximum(g_stop - lo, 0)
     total = int(length.sum())
     stride = max(1, math.ceil(total / EXACT_EVALUATIONS))
-    grid = np.arange(n_days)
+    grid = np.arange(first, end)
     if stride > 1:
-        extra = [a for a in anchors if 0 <= a < n_days]
-        grid = np.unique(np.concatenate([grid[::stride], [n_days - 1], extra]).astype(np.int64))
-    gi0 = np.searchsorted(grid, first, side="left")
+        extra = [a for a in anchors if first <= a < end]
+        grid = np.unique(
+            np.concatenate([grid[grid % stride == 0], [first, end - 1], extra]).astype(np.int64)
+        )
+    gi0 = np.searchsorted(grid, lo, side="left")
     gi1 = np.searchsorted(grid, g_stop, side="left")
     count = np.maximum(gi1 - gi0, 0)
     sums = np.zeros(rows * grid.size)
@@ -163,7 +186,7 @@ def _curve_sums(
     table = sums.reshape(rows, grid.size)
     if stride == 1:
         return out + table, 1
-    days = np.arange(n_days)
+    days = np.arange(first, end)
     j = np.clip(np.searchsorted(grid, days, side="right") - 1, 0, grid.size - 2)
     w = (days - grid[j]) / (grid[j + 1] - grid[j])
     va, vb = table[:, j], table[:, j + 1]
@@ -173,57 +196,26 @@ def _curve_sums(
     return out + np.where(both, geo, va + (vb - va) * w), stride
 
 
-# ============================================================================ dormancy
-def _recurrence(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``m[0] = 0``, ``m[q + 1] = a[q] m[q] + b[q]`` (columns at once, blocks of days)."""
-    steps, cols = a.shape
-    m = np.zeros((steps + 1, cols))
-    worst = float(-np.log(np.maximum(a.min(initial=1.0), 1e-300)))
-    block = int(max(1, min(256, 500.0 // max(worst, 1e-12))))
-    for lo in range(0, steps, block):
-        hi = min(lo + block, steps)
-        p = np.cumprod(a[lo:hi], axis=0)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            acc = np.cumsum(b[lo:hi] / p, axis=0)
-            part = p * (m[lo] + acc)
-        m[lo + 1 : hi + 1] = np.where(p > 0, part, b[lo:hi])
-    return m
-
-
-def _dormant(lam: np.ndarray, kappa: np.ndarray) -> np.ndarray:
-    """Expected dormant cells on the daily grid from inflow ``lam`` (days x cols)."""
-    decay, c1, c2 = _weights(np.asarray(kappa, dtype=float))  # per column, or per day too
-    steps = (lam.shape[0] - 1, lam.shape[1])
-    return _recurrence(np.broadcast_to(decay, steps), c1 * lam[:-1] + c2 * lam[1:])
-
-
-def _nodal_kill(lam: np.ndarray, cp: ClinicalParams) -> np.ndarray:
-    """The engine's saturating nodal kill, set by the primary's own seeding (fixed point)."""
-    kill = np.full((lam.shape[0] - 1, lam.shape[1]), cp.nodal_kill_rate)
-    for _ in range(50):
-        m = _dormant(lam, cp.awakening_rate + kill)
-        new = cp.nodal_kill_rate / (1.0 + m[:-1] / cp.nodal_kill_saturation)
-        done = np.allclose(new, kill, rtol=1e-12, atol=0.0)
-        kill = new
-        if done:
-            break
-    return kill
-
-
 # ============================================================================ the frames
-def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) -> Frames:
-    """The daily tables of one patient (see the module docstring)."""
-    cp, sites, n_org = plan.cp, plan.sites, plan.n_organs
+def build(
+    plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray, first: int = 0
+) -> Frames:
+    """The daily tables of one patient on days ``first .. end`` (see the module docstring)."""
+    cp, sites = plan.cp, plan.sites
     n_sites = len(sites)
     d_day = int(row["diagnosis_day"])
     # the daily frame ends at death of disease (law 8) or at the end of the follow-up
-    n_days = int(math.floor(float(row["followed_to_day"]))) + 1
-    days = np.arange(n_days)
+    end = int(math.floor(float(row["followed_to_day"]))) + 1  # absolute days 0 .. end - 1
+    first = int(min(max(first, 0), d_day, end - 1))
+    days = np.arange(first, end)
+    n_days = days.size
     c = colonies.reset_index(drop=True)
     site = pd.Index(sites).get_indexer(c["site"].astype(object)).astype(np.int64)
     aw, sw = c["awakened"].to_numpy(float), c["switch"].to_numpy(float)
     rate, gen = c["rate"].to_numpy(float), c["generation"].to_numpy(np.int64)
+    operated = bool(row["primary_removed"])  # surgery, unless diagnosed by symptoms
     removed = plan.removed if plan.removed is not None else np.zeros(n_sites, dtype=bool)
+    removed = removed & operated
     gone = np.where(removed[site], d_day + 1.0, np.inf)  # dissected with the primary
     lim, big_k = cp.avascular_limit_cells, cp.ceiling_cells
     first_day = float(row["first_distant_day"])
@@ -234,22 +226,24 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     last_gen = int(gen.max()) if gen.size else 0
     seeds = (gen + 1 < MAX_GENERATIONS) & ~(bool(row["colonies_cut"]) & (gen == last_gen))
     avasc_cells, s1 = _curve_sums(
-        site, aw, np.minimum(sw, gone), 1.0, rate, lim, shape, big_k, anchors
+        site, aw, np.minimum(sw, gone), 1.0, rate, lim, shape, big_k, anchors, first
     )
     vgroup = site + n_sites * (~seeds)
-    v2, s2 = _curve_sums(vgroup, sw, gone, lim, rate, np.inf, (2 * n_sites, n_days), big_k, anchors)
+    v2, s2 = _curve_sums(
+        vgroup, sw, gone, lim, rate, np.inf, (2 * n_sites, n_days), big_k, anchors, first
+    )
     vasc_cells = v2[:n_sites] + v2[n_sites:]
     det = np.asarray(reach(cp, cp.detection_cells, {"awakened": aw, "switch": sw, "rate": rate}))
     npos = np.asarray(
         reach(cp, cp.node_positive_cells, {"awakened": aw, "switch": sw, "rate": rate})
     )
-    d_aw, d_sw, d_det = (_day_index(x, n_days) for x in (aw, sw, det))
-    d_gone = _day_index(gone, n_days)
-    n_avasc = _window_counts(site, d_aw, np.minimum(d_sw, d_gone), shape)
-    n_vasc = _window_counts(site, d_sw, d_gone, shape)
-    n_det = _window_counts(site, np.maximum(d_det, d_sw), d_gone, shape)
+    d_aw, d_sw, d_det = (_day_index(x, end) for x in (aw, sw, det))
+    d_gone = _day_index(gone, end)
+    n_avasc = _window_counts(site, d_aw, np.minimum(d_sw, d_gone), shape, first)
+    n_vasc = _window_counts(site, d_sw, d_gone, shape, first)
+    n_det = _window_counts(site, np.maximum(d_det, d_sw), d_gone, shape, first)
     # the primary
-    present = days <= d_day if plan.surgery else np.ones(n_days, dtype=bool)
+    present = days <= d_day if operated else np.ones(n_days, dtype=bool)
     prim = np.where(
         present, gompertz_cells(days, cp.start_cells, float(row["growth_rate"]), big_k), 0.0
     )
@@ -258,22 +252,13 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     ctc_mean = np.asarray(ctc_expected(shed, cp), dtype=float)
     u = uniforms(np.repeat(keys, n_days, axis=0), days + 1, 0, 0, CTC_PURPOSE)[:, 0]
     ctc = poisson_inverse(u, ctc_mean)
-    if d_day < n_days:
-        ctc[d_day] = int(row["ctc_at_diagnosis"])
-    # expected dormant disseminated cells
-    src = cp.shedding_per_cell_day * v2[:n_sites]
-    lam_p = cp.shedding_per_cell_day * prim
-    inflow = (src.T + np.outer(lam_p, np.eye(n_sites)[plan.primary])) @ plan.dest
-    dormant = np.zeros((n_days, n_sites))
-    if n_days > 1:
-        organs, nodes = np.arange(n_org), np.arange(n_org, n_sites)
-        kappa_org = cp.dormant_death_rate + cp.awakening_rate
-        dormant[:, organs] = _dormant(inflow[:, organs], np.full(n_org, kappa_org))
-        if nodes.size:
-            kill = _nodal_kill(np.outer(lam_p, plan.dest[plan.primary, nodes]), cp)
-            dormant[:, nodes] = _dormant(inflow[:, nodes], cp.awakening_rate + kill)
-    if plan.surgery:
-        dormant[d_day + 1 :, removed] = 0.0
+    if d_day < end:  # first <= d_day
+        ctc[d_day - first] = int(row["ctc_at_diagnosis"])
+    # expected dormant disseminated cells, from m(first) (0 on day 0)
+    seeding = (site[seeds], sw[seeds], rate[seeds])
+    dormant = expected_dormant(plan, row, first, prim, v2[:n_sites], seeding)
+    if operated:
+        dormant[d_day + 1 - first :, removed] = 0.0
     c = c.assign(detectable_day=np.where(np.isfinite(det), np.ceil(det), np.inf))
     stride = max(s1, s2)
     stage = _Stage(prim, dormant.T, n_avasc, avasc_cells, n_vasc, vasc_cells, n_det)
@@ -281,8 +266,8 @@ def build(plan: Plan, row: pd.Series, colonies: pd.DataFrame, keys: np.ndarray) 
     daily = _daily(days, stage, shed, ctc_mean, ctc)
     total = prim + avasc_cells.sum(axis=0) + vasc_cells.sum(axis=0)
     when = (d_aw, d_sw, d_det, d_gone)
-    events = _events(plan, row, days, site, when, npos, (prim, total), n_days)
-    summary = _summary(plan, row, stage, ctc_mean, ctc, d_day, n_days, stride)
+    events = _events(plan, row, days, site, when, npos, (prim, total), end)
+    summary = _summary(plan, row, stage, ctc_mean, ctc, d_day, days, stride)
     return Frames(days, ts, daily, events, summary, c, stride)
 
 
@@ -361,8 +346,10 @@ def _events(
     cells: tuple[np.ndarray, np.ndarray],
     n_days: int,
 ) -> pd.DataFrame:
+    """Events on their exact days ``0 .. n_days - 1`` (also before the first day shown)."""
     cp, sites = plan.cp, plan.sites
-    prim, total = cells
+    prim, total = cells  # on the days shown
+    day0 = int(days[0])
     d_aw, d_sw, d_det, d_gone = when
     d_np = _day_index(npos, n_days)
     nodal = site >= plan.n_organs
@@ -389,11 +376,10 @@ def _events(
             )
 
     d_day = int(row["diagnosis_day"])
-    head = [(d_day, sites[plan.primary], "diagnosis", 1, float(prim[min(d_day, n_days - 1)]), True)]
-    if plan.surgery:
-        head.append(
-            (d_day, sites[plan.primary], "surgery", 1, float(prim[min(d_day, n_days - 1)]), True)
-        )
+    at_d = float(prim[min(d_day, n_days - 1) - day0])
+    head = [(d_day, sites[plan.primary], "diagnosis", 1, at_d, True)]
+    if bool(row["primary_removed"]):
+        head.append((d_day, sites[plan.primary], "surgery", 1, at_d, True))
     parts.append(pd.DataFrame(head, columns=["day", "site", "kind", "count", "cells", "primary"]))
     every = np.ones(site.size, dtype=bool)
     colony_events("awakened", d_aw, every, 1.0)
@@ -419,9 +405,10 @@ def _events(
         )
     death = float(row["death_day"])
     if math.isfinite(death) and death < n_days:
+        at_death = float(total[int(death) - day0])
         parts.append(
             pd.DataFrame(
-                [(int(death), sites[plan.primary], "death", 1, float(total[int(death)]), False)],
+                [(int(death), sites[plan.primary], "death", 1, at_death, False)],
                 columns=["day", "site", "kind", "count", "cells", "primary"],
             )
         )
@@ -447,12 +434,12 @@ def _summary(
     ctc_mean: np.ndarray,
     ctc: np.ndarray,
     d_day: int,
-    n_days: int,
+    days: np.ndarray,
     stride: int,
 ) -> pd.Series:
-    last = n_days - 1
+    last = days.size - 1  # an index into the days shown
     first = float(row["first_distant_day"])
-    diag = int(min(d_day, last))
+    diag = int(min(d_day - int(days[0]), last))
     out: dict[str, Any] = {
         "patient": int(row["patient"]),
         "primary": str(row["primary"]),
@@ -461,7 +448,8 @@ def _summary(
         "diagnosis_day": d_day,
         "diagnosis_cells": float(row["diagnosis_cells"]),
         "diagnosis_diameter_cm": float(cells_to_diameter(row["diagnosis_cells"])),
-        "surgery_day": d_day if plan.surgery else math.nan,
+        "surgery_day": d_day if bool(row["primary_removed"]) else math.nan,
+        "diagnosed_by_symptoms": bool(row["diagnosed_by_symptoms"]),
         "synchronous": bool(row["synchronous"]),
         "synchronous_sites": str(row["synchronous_sites"]),
         "node_positive": bool(row["node_positive"]),
@@ -473,7 +461,7 @@ def _summary(
         "ctc_expected_at_diagnosis": float(ctc_mean[diag]),
         "died_of_disease": bool(row["died_of_disease"]),
         "death_day": float(row["death_day"]),
-        "end_day": last,
+        "end_day": int(days[-1]),
         "primary_cells_end": float(st.primary[last]),
         "expected_dormant_cells_end": float(st.dormant[:, last].sum()),
         "micrometastases_end": int(st.n_micro[:, last].sum()),
@@ -485,5 +473,6 @@ def _summary(
         "colonies_followed": int(row["colonies_followed"]),
         "colonies_cut": bool(row["colonies_cut"]),
         "cell_sums_exact_every_days": int(stride),
+        "history_from_day": int(days[0]),
     }
     return pd.Series(out, dtype=object, name=f"patient {int(row['patient'])}")

@@ -158,9 +158,15 @@ class CohortResult:
     entropy : int
         Root entropy of the patients' streams (rerun with ``rng=entropy``).
     patients : pandas.DataFrame
-        One row per patient: ``patient``, the draws (``vdt_days``, ``growth_rate``,
-        ``diagnosis_cells``), ``diagnosis_day``, ``synchronous`` (a distant metastasis
-        detectable at diagnosis) with ``n_synchronous`` and ``synchronous_sites``,
+        One row per patient: ``patient``, the draws (``vdt_days``, ``growth_rate``),
+        ``diagnosis_cells`` (the primary at diagnosis: its drawn clinical size, or its
+        size on the day of a diagnosis by symptoms), ``diagnosis_day``,
+        ``diagnosed_by_symptoms`` (distant metastases held ``symptomatic_burden_cells``
+        before the primary reached its size: law 3 of :mod:`circnet._clinical`),
+        ``primary_removed`` (operated at diagnosis: the surgery scenario, unless
+        diagnosed by symptoms), ``synchronous`` (a distant metastasis detectable at
+        diagnosis, or a diagnosis by symptoms) with ``n_synchronous`` and
+        ``synchronous_sites``,
         ``node_positive`` (a nodal deposit > 0.2 mm at diagnosis),
         ``first_distant_site`` / ``first_distant_day`` (empty / NaN: none in the
         follow-up), ``months_to_first_distant`` (after diagnosis), CTC per 7.5 mL at
@@ -239,6 +245,7 @@ class CohortResult:
             rows.append((name, 100 * v, 100 * lo, 100 * hi, n, "% of patients"))
 
         add("synchronous distant metastases", p["synchronous"].to_numpy())
+        add("diagnosed by symptoms of distant metastases", p["diagnosed_by_symptoms"].to_numpy())
         add("node-positive at diagnosis", p["node_positive"].to_numpy())
         km = self.survival(min(5.0, self.years))
         s5 = km.iloc[-1]

@@ -277,6 +277,24 @@ def _site_rows(result: Any) -> list[list[Any]]:
     return rows
 
 
+def _shown_from(result: Any) -> list[str]:
+    """The note of a course whose daily tables start after day 0 (``history_from_day``)."""
+    start = int(getattr(result, "history_from_day", 0) or 0)
+    if start <= 0:
+        return []
+    diag = result.summary.get("diagnosis_day", math.nan)
+    years = (
+        f" ({(float(diag) - start) / 365.25:.3g} years before diagnosis)"
+        if isinstance(diag, numbers.Real) and math.isfinite(float(diag))
+        else ""
+    )
+    return [
+        f"The daily tables, the plots and the time control are shown from day {start}"
+        f"{years}, not from day 0 (history_years); the events before it are in the event "
+        "table all the same."
+    ]
+
+
 def _ctc_section(result: Any) -> list[str]:
     """CTC per 7.5 mL at diagnosis and once a year, when the course has them."""
     daily = result.daily
@@ -285,12 +303,17 @@ def _ctc_section(result: Any) -> list[str]:
     summary = result.summary
     diag = summary.get("diagnosis_day", math.nan)
     last = float(daily.index.max())
-    marks = {float(d): "" for d in np.arange(0.0, last + 1.0, 365.0)}
+    start = float(daily.index.min())  # a patient course may be shown from a later day
+    marks = {float(d): "" for d in np.arange(start, last + 1.0, 365.0)}
     marks[last] = "end of follow-up"
     if isinstance(diag, numbers.Real) and math.isfinite(float(diag)):
         marks[float(diag)] = "diagnosis"
     first = summary.get("first_distant_day", math.nan)
-    if isinstance(first, numbers.Real) and math.isfinite(float(first)) and first <= last:
+    if (
+        isinstance(first, numbers.Real)
+        and math.isfinite(float(first))
+        and start <= float(first) <= last
+    ):
         marks[float(first)] = "first distant metastasis"
     rows = []
     for day in sorted(marks):
@@ -447,7 +470,7 @@ def course_report(
         "not drawn there (they are in the table of sites below). Move the slider or press "
         "Play to step through the days. Hover a node for its numbers.</p>"
     )
-    for line in notes or []:
+    for line in [*_shown_from(result), *(notes or [])]:
         parts.append(f'<p class="note">{html.escape(str(line))}</p>')
     words = getattr(result, "summary_words", None)
     parts.append(_table(["quantity", "value"], _summary_rows(result.summary, words)))

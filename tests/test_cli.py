@@ -348,6 +348,18 @@ def test_course_cohort_report_table_and_json(tmp_path, capsys):
     assert "synchronous distant metastases" in out and "95 % interval" in out
 
 
+def test_course_history_years(capsys):
+    common = ["course", "--primary", "lung", "--years", "1", "--seed", "1", "--patient", "12",
+              "--no-progress", "--json"]  # fmt: skip
+    code, out, err = run([*common, "--history-years", "2"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["history_from_day"] == data["diagnosis_day"] - 731  # ceil(2 * 365.25)
+    code, out, err = run([*common, "--history-years", "all"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["history_from_day"] == 0
+
+
 def test_course_patient_k_is_row_k_of_the_cohort(tmp_path, capsys):
     common = ["course", "--primary", "colon", "--years", "3", "--seed", "2", "--no-progress"]
     patients = tmp_path / "patients.csv"
@@ -383,6 +395,11 @@ def test_course_patient_k_is_row_k_of_the_cohort(tmp_path, capsys):
         (["--cohort", "many"], "argument --cohort: must be a whole number >= 1 (got 'many')"),
         (["--laws", "hahnfeldt"], "argument --laws: invalid choice: 'hahnfeldt'"),
         (["--scenario", "chemo"], "argument --scenario: invalid choice: 'chemo'"),
+        (["--laws", "mechanistic", "--history-years", "5"],
+         "argument --history-years: only with --laws clinical"),
+        (["--cohort", "5", "--history-years", "5"], "argument --history-years: not with --cohort"),
+        (["--history-years", "0"], "argument --history-years: must be a positive number"),
+        (["--history-years", "many"], "argument --history-years: not a number: 'many'"),
     ],
 )  # fmt: skip
 def test_course_refuses_options_of_the_other_laws(argv, match, capsys, no_work):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 import circnet
-from circnet._clinical import patient_seed
+from circnet._clinical import clinical_params, patient_seed
 from circnet._cohort_random import patient_keys, philox_block, poisson_inverse, uniforms
 from circnet.cohort import CohortResult, kaplan_meier, simulate_cohort
 from circnet.errors import ParameterError, UnknownNameError
@@ -112,11 +114,18 @@ def test_every_shed_cell_is_accounted_for(cohort: CohortResult) -> None:
 
 
 def test_diagnosis_follows_the_closed_form_growth(cohort: CohortResult) -> None:
-    from circnet._clinical import gompertz_time
+    from circnet._clinical import gompertz_cells, gompertz_time
 
     p, cp = cohort.patients, cohort.params
     t = gompertz_time(cp.start_cells, p["diagnosis_cells"], p["growth_rate"], cp.ceiling_cells)
-    assert (p["diagnosis_day"] == np.maximum(np.ceil(t), 1)).all()
+    by_primary = ~p["diagnosed_by_symptoms"]
+    assert (p["diagnosis_day"] == np.maximum(np.ceil(t), 1))[by_primary].all()
+    # diagnosed by symptoms: the primary's own size on that (earlier) day
+    early = p[~by_primary]
+    grown = gompertz_cells(
+        early["diagnosis_day"], cp.start_cells, early["growth_rate"], cp.ceiling_cells
+    )
+    assert np.allclose(early["diagnosis_cells"], grown, rtol=1e-12)
     # log-normal VDT with the table's median and sigma
     z = np.log(p["vdt_days"] / cp.vdt_median_days) / cp.vdt_sigma
     assert stats.kstest(z, "norm").pvalue > 0.001
@@ -133,6 +142,74 @@ def test_events_are_consistent(cohort: CohortResult) -> None:
     assert not p["first_distant_site"].isin(["colon_rectum"]).any()
 
 
+def _colonies(res: CohortResult, plan: object) -> dict[str, np.ndarray]:
+    c = res.colonies
+    col = {k: c[k].to_numpy() for k in ("patient", "site", "awakened", "rate", "switch")}
+    col["patient"] = col["patient"].astype(np.int64)
+    col["site"] = pd.Index(plan.sites).get_indexer(c["site"]).astype(np.int64)  # type: ignore[attr-defined]
+    return col
+
+
+def test_diagnosis_by_symptoms_of_distant_metastases(model: circnet.TransportModel) -> None:
+    """Law 3: diagnosed on the first day the primary's distant metastases hold
+    ``symptomatic_burden_cells``, if before the primary reaches its size; metastatic at
+    diagnosis, the primary stays; everyone else is operated at diagnosis."""
+    from circnet._cohort_engine import make_plan
+    from circnet._cohort_outcomes import _colony_cells
+
+    res = simulate_cohort(model, "lung", 120, rng=3, years=2, keep_colonies=True)
+    p, cp = res.patients, res.params
+    sick = p["diagnosed_by_symptoms"].to_numpy()
+    assert 10 < sick.sum() < len(p)  # 28 % of 1,000 lung patients
+    assert p.loc[sick, "synchronous"].all()
+    assert (p["primary_removed"] == ~p["diagnosed_by_symptoms"]).all()
+    assert (p.loc[sick, "burden_at_diagnosis"] >= cp.symptomatic_burden_cells).all()
+    # the first such day: the primary's own distant colonies (generation 0) hold the
+    # burden on the diagnosis day and not the day before
+    plan = make_plan(model, "lung", cp, surgery=True, follow_up=730.5, grid=8)
+    col = _colonies(res, plan)
+    own = (res.colonies["generation"].to_numpy() == 0) & (col["site"] < plan.n_organs)
+    own &= col["site"] != plan.primary
+    col = {k: v[own] for k, v in col.items()}
+    d = p["diagnosis_day"].to_numpy(float)
+
+    def held(at: np.ndarray) -> np.ndarray:
+        return np.bincount(col["patient"], weights=_colony_cells(cp, col, at), minlength=len(p))
+
+    assert (held(d)[sick] >= cp.symptomatic_burden_cells).all()
+    assert (held(d - 1)[sick] < cp.symptomatic_burden_cells).all()
+    # and nobody diagnosed by the primary had reached it by the day before
+    assert (held(d - 1)[~sick] < cp.symptomatic_burden_cells).all()
+
+
+def test_symptoms_can_be_switched_off(model: circnet.TransportModel) -> None:
+    kw = dict(rng=3, years=2)
+    off = simulate_cohort(model, "lung", 60, symptomatic_burden_cells=math.inf, **kw)
+    on = simulate_cohort(model, "lung", 60, **kw)
+    assert not off.patients["diagnosed_by_symptoms"].any()
+    assert off.patients["primary_removed"].all()
+    sick = on.patients["diagnosed_by_symptoms"]
+    assert sick.any()
+    # earlier diagnosis, same primary-size day for the others, and never a later one
+    assert (on.patients["diagnosis_day"] <= off.patients["diagnosis_day"]).all()
+    assert (on.patients["diagnosis_day"] < off.patients["diagnosis_day"])[sick].all()
+    pd.testing.assert_series_equal(
+        on.patients["diagnosis_day"][~sick], off.patients["diagnosis_day"][~sick]
+    )
+    # fewer patients are diagnosed with a lethal burden
+    lethal = on.params.lethal_burden_cells
+    assert (on.patients["burden_at_diagnosis"] >= lethal).sum() < (
+        off.patients["burden_at_diagnosis"] >= lethal
+    ).sum()
+
+
+def test_symptomatic_burden_is_validated() -> None:
+    with pytest.raises(ParameterError, match="symptomatic_burden_cells"):
+        clinical_params("lung", symptomatic_burden_cells=1e6)
+    with pytest.raises(ParameterError, match="symptomatic_burden_cells"):
+        clinical_params("lung", symptomatic_burden_cells=float("nan"))
+
+
 def test_no_awakening_means_no_metastases(model: circnet.TransportModel) -> None:
     res = simulate_cohort(model, "lung", 40, rng=3, years=5, awakening_rate=0.0)
     assert len(res.colonies) == 0 and res.patients["colonies_followed"].sum() == 0
@@ -147,7 +224,11 @@ def test_natural_history_has_at_least_the_metastases_of_surgery(
     kw = dict(rng=5, years=2)
     surg = simulate_cohort(model, "lung", 30, scenario="surgery", **kw)
     nat = simulate_cohort(model, "lung", 30, scenario="natural", **kw)
-    assert (nat.patients["diagnosis_day"] == surg.patients["diagnosis_day"]).all()
+    # the primary reaches its size on the same day; symptoms may come first in either
+    same = ~nat.patients["diagnosed_by_symptoms"] & ~surg.patients["diagnosed_by_symptoms"]
+    assert same.sum() > 10
+    assert (nat.patients["diagnosis_day"] == surg.patients["diagnosis_day"])[same].all()
+    assert not nat.patients["primary_removed"].any()
     assert (
         nat.patients["first_distant_day"].notna().sum()
         >= surg.patients["first_distant_day"].notna().sum()
@@ -320,8 +401,9 @@ def test_death_is_the_first_day_of_a_lethal_burden(model: circnet.TransportModel
     lethal = res.params.lethal_burden_cells
     died = p["died_of_disease"].to_numpy()
     day = np.where(died, p["death_day"].to_numpy(float), d + 1)
-    on = burden(plan, col, day, d, rate)
-    before = burden(plan, col, np.maximum(day - 1, d + 1), d, rate)
+    operated = p["primary_removed"].to_numpy()
+    on = burden(plan, col, day, d, rate, operated)
+    before = burden(plan, col, np.maximum(day - 1, d + 1), d, rate, operated)
     assert (on[died] >= lethal).all()
     first = died & (day - 1 > d)
     assert (before[first] < lethal).all()
@@ -414,10 +496,8 @@ def test_raising_bone_tropism_raises_bone_first() -> None:
         if factor == 1.0:
             base = p
         else:  # the primary's own course does not depend on the soil
-            pd.testing.assert_series_equal(p["diagnosis_day"], base["diagnosis_day"])
-            pd.testing.assert_series_equal(
-                p["ctc_expected_at_diagnosis"] > 0, base["ctc_expected_at_diagnosis"] > 0
-            )
+            same = ~p["diagnosed_by_symptoms"] & ~base["diagnosed_by_symptoms"]
+            pd.testing.assert_series_equal(p["diagnosis_day"][same], base["diagnosis_day"][same])
     assert firsts[1.0] == 0 < firsts[1e4] < firsts[5e4]  # 0, 2, 18 of 300 (seeded)
     default = simulate_cohort(model, "prostate", 300, **kw)  # the calibrated factor
     assert default.params.tropism_factor("bone") > 1.0

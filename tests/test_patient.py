@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,11 +192,98 @@ def test_plot_and_report_with_plots_accept_a_patient(tmp_path) -> None:
     assert "data:image/svg+xml;base64" in fig_text
 
 
+# ------------------------------------------------------------------ history_years
+@pytest.fixture(scope="module")
+def long_pair(model: circnet.TransportModel) -> tuple[PatientCourse, PatientCourse]:
+    # lung, seed 1, patient 12: diagnosed after 15-19 years; the window starts 60 days
+    # after the first angiogenic switch, so a vascular metastasis sheds before it too
+    full = simulate_patient(model, "lung", rng=1, years=1, patient=12, history_years=None)
+    d = int(full.summary["diagnosis_day"])
+    first_switch = float(full.colonies["switch"].min())
+    years = (d - math.ceil(first_switch) - 60) / 365.25
+    cut = simulate_patient(model, "lung", rng=1, years=1, patient=12, history_years=years)
+    return full, cut
+
+
+def test_history_window_is_cut(long_pair: tuple[PatientCourse, PatientCourse]) -> None:
+    full, cut = long_pair
+    d = int(full.summary["diagnosis_day"])
+    assert full.history_from_day == 0 and full.days[0] == 0
+    assert 0 < cut.history_from_day == cut.days[0] < d - 365
+    assert cut.summary["history_from_day"] == cut.history_from_day
+    assert int(cut.timeseries["day"].min()) == cut.history_from_day == cut.daily.index[0]
+    assert (cut.colonies["switch"] < cut.history_from_day).sum() > 0  # shed before it
+    assert "shown from day" in cut.message and "shown from day" not in full.message
+    with pytest.raises(ParameterError, match="`day`"):
+        cut.burden(cut.history_from_day - 1)
+    assert cut.burden(cut.history_from_day, stage="dormant").sum() > 0
+
+
+def test_history_window_is_the_same_on_common_days(
+    long_pair: tuple[PatientCourse, PatientCourse],
+) -> None:
+    full, cut = long_pair
+    start = cut.history_from_day
+    exact = [c for c in full.daily.columns if c != "expected_dormant_cells"]
+    pd.testing.assert_frame_equal(full.daily.loc[start:, exact], cut.daily[exact], check_exact=True)
+    ts_full = full.timeseries[full.timeseries["day"] >= start].reset_index(drop=True)
+    ts_cut = cut.timeseries.reset_index(drop=True)
+    cols = [c for c in ts_full.columns if c != "expected_dormant_cells"]
+    pd.testing.assert_frame_equal(ts_full[cols], ts_cut[cols], check_exact=True)
+    # events (on their exact days, also before the window), summary and colonies: the same
+    pd.testing.assert_frame_equal(full.events, cut.events)
+    assert (cut.events["day"] < start).any()
+    pd.testing.assert_frame_equal(full.colonies, cut.colonies)
+    keys = [
+        k for k in full.summary.index if k not in ("history_from_day", "expected_dormant_cells_end")
+    ]
+    assert full.summary[keys].equals(cut.summary[keys])
+    # expected dormant cells: m(first) integrated on the coarse grid (exact for lambda
+    # linear between its points; steps of 1 day next to the window): measured 1e-7
+    # relative on the first day, decaying with the dormancy hazard after it. 1e-5 is
+    # 100 times that and far below the engine's own grid (8 intervals to diagnosis).
+    np.testing.assert_allclose(
+        cut.timeseries["expected_dormant_cells"],
+        ts_full["expected_dormant_cells"],
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    assert cut.daily["expected_dormant_cells"].iloc[0] > 0  # carried in, not restarted
+
+
+def test_report_of_a_cut_course(long_pair: tuple[PatientCourse, PatientCourse], tmp_path) -> None:
+    from circnet.report import course_overlay, course_report
+
+    _, cut = long_pair
+    body = circnet.default_body()
+    text = course_report(cut, body, tmp_path / "cut.html", plots=False).read_text("utf-8")
+    years = (cut.summary["diagnosis_day"] - cut.history_from_day) / 365.25
+    assert f"shown from day {cut.history_from_day} ({years:.3g} years before diagnosis)" in text
+    ov = course_overlay(cut, body, max_frames=20)
+    assert ov.index[0] == cut.history_from_day and ov.index[-1] == cut.days[-1]
+
+
+@pytest.mark.slow
+def test_plot_of_a_cut_course(long_pair: tuple[PatientCourse, PatientCourse], tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from circnet.plots import plot_course
+
+    _, cut = long_pair
+    axes = plot_course(cut, None)
+    lo, hi = axes[0].get_xlim()
+    assert lo == pytest.approx(cut.history_from_day / 365.25) and hi > lo
+    assert f"shown from day {cut.history_from_day}, " in axes[0].get_title()
+    assert plot_course(cut, tmp_path / "cut.png").stat().st_size > 1000
+
+
 def test_bad_input_names_the_argument(model: circnet.TransportModel) -> None:
     with pytest.raises(ParameterError, match="`patient`"):
         simulate_patient(model, "lung", rng=1, patient=-1)
     with pytest.raises(ParameterError, match="`years`"):
         simulate_patient(model, "lung", rng=1, years=0)
+    for bad in (0, -1.0, "25", float("nan"), True):
+        with pytest.raises(ParameterError, match="`history_years`"):
+            simulate_patient(model, "lung", rng=1, history_years=bad)
     with pytest.raises(ParameterError, match="`scenario`"):
         simulate_patient(model, "lung", rng=1, scenario="chemo")
     with pytest.raises(ParameterError, match="`body`"):
@@ -205,3 +294,32 @@ def test_bad_input_names_the_argument(model: circnet.TransportModel) -> None:
         simulate_patient(model, "lung", rng="seed")
     with pytest.raises(UnknownNameError, match="heart_of_gold"):
         simulate_patient(model, "heart_of_gold", rng=1)
+
+
+def test_a_patient_diagnosed_by_symptoms_keeps_the_primary(
+    model: circnet.TransportModel,
+) -> None:
+    # lung, seed 3, patient 7: distant metastases reach the symptomatic burden first
+    c = simulate_patient(model, "lung", rng=3, years=2, patient=7)
+    row = simulate_cohort(model, "lung", 8, rng=3, years=2).patients.iloc[7]
+    assert bool(row["diagnosed_by_symptoms"]) and not bool(row["primary_removed"])
+    assert c.patient.equals(row)
+    s = c.summary
+    assert s["diagnosed_by_symptoms"] and s["synchronous"] and math.isnan(s["surgery_day"])
+    assert "surgery" not in set(c.events["kind"])
+    d = int(s["diagnosis_day"])
+    after = c.daily[c.daily.index > d]
+    assert len(after) and (after["primary_cells"] > s["diagnosis_cells"]).all()
+
+
+def test_expected_dormant_cells_follow_the_tropism(model: circnet.TransportModel) -> None:
+    """Dormant cells awaken faster where the tropism factor is larger (law 7): the
+    expected dormant count there falls, elsewhere it stays (no angiogenic switch: only
+    the primary seeds, so nothing else changes)."""
+    kw = dict(rng=5, years=1, patient=0, switch_rate=0.0)
+    base = simulate_patient(model, "colon_rectum", **kw)
+    fast = simulate_patient(model, "colon_rectum", tropism={"lung": 1e4}, **kw)
+    d = int(base.summary["diagnosis_day"])
+    b, f = (x.burden(d, stage="dormant") for x in (base, fast))
+    assert f["lung"] < 0.9 * b["lung"]
+    assert f["liver"] == pytest.approx(b["liver"], rel=1e-9)

@@ -52,6 +52,7 @@ EARLY = "CTC >= 1 per 30 mL at diagnosis, no synchronous metastasis"
 MEDIAN = "median CTC per 7.5 mL at diagnosis"
 BONE = "first distant site: bone"
 SURV = "median survival after diagnosis, synchronous metastases (KM)"
+SYMPTOMS = "diagnosed by symptoms of distant metastases"
 #: accepted share of patients diagnosed with a lethal burden (model check)
 LETHAL_OK = "< 2 % (model check)"
 #: (site, figure) -> (clinical target, its source); "" where no target was sourced
@@ -65,6 +66,7 @@ TARGETS = {
     ("colon_rectum", DSS5): ("", ""),
     ("colon_rectum", DSS10): ("", ""),
     ("colon_rectum", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("colon_rectum", SYMPTOMS): ("", "(model check: law 3)"),
     ("colon_rectum", SURV): (
         "7.5 months (3.8-21.3), untreated liver metastases",
         "Stangl 1994 (7.5 as recalled); Wagner 1984",
@@ -82,6 +84,7 @@ TARGETS = {
     ("breast", DSS5): ("", ""),
     ("breast", DSS10): ("", ""),
     ("breast", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("breast", SYMPTOMS): ("", "(model check: law 3)"),
     ("lung", SYNC): ("57 % (40-57)", "SEER stat fact sheet (secondary)"),
     ("lung", NODE): ("", ""),
     ("lung", CTC2): ("20 % of samples (metastatic)", "Allard 2004 (34/168)"),
@@ -89,6 +92,7 @@ TARGETS = {
     ("lung", DSS5): ("", ""),
     ("lung", DSS10): ("", ""),
     ("lung", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("lung", SYMPTOMS): ("", "(model check: law 3)"),
     ("lung", SURV): (
         "about 4-5 months, stage IV NSCLC untreated",
         "Rapp 1988; Wao 2013 (as recalled)",
@@ -102,6 +106,7 @@ TARGETS = {
     ("prostate", DSS5): ("", ""),
     ("prostate", DSS10): ("", ""),
     ("prostate", LETHAL): (LETHAL_OK, "diagnosis series are of living patients"),
+    ("prostate", SYMPTOMS): ("", "(model check: law 3)"),
 }
 
 
