@@ -24,7 +24,8 @@ clinically measured VDT holds where it was measured. The closed form lets any st
 ``dt`` be taken (:func:`gompertz_cells`, :func:`gompertz_time`).
 
 Metastases (law 2) grow by the same law with their own rate
-``a_patient * met_rate_factor * exp(met_rate_sigma Z)``, ``Z ~ N(0, 1)`` per tumour.
+``a_patient * met_rate_factor * exp(met_rate_sigma Z)``, ``Z ~ N(0, 1)`` per tumour; a
+deposit in a lymph node with ``nodal_rate_factor`` in place of ``met_rate_factor``.
 
 Colonies (law 5), in clinical words (:data:`TERMS`):
 
@@ -232,6 +233,9 @@ class ClinicalParams:
     avascular_limit_cells: float
     met_rate_factor: float
     met_rate_sigma: float
+    #: factor on the patient's rate for a deposit in a lymph node (law 2), in place of
+    #: ``met_rate_factor``
+    nodal_rate_factor: float
     detection_cells: float
     node_positive_cells: float
     blood_volume_ml: float
@@ -466,9 +470,21 @@ def gompertz_time(n0: Any, n1: Any, rate: Any, ceiling_cells: float) -> Any:
     return np.where((n1 >= ceiling_cells) | ~(rate > 0), np.where(n1 <= n0, 0.0, np.inf), t)
 
 
-def metastasis_rate(patient_rate: Any, cp: ClinicalParams, z: Any) -> Any:
-    """Growth rate of a metastasis: ``patient_rate * met_rate_factor * exp(met_rate_sigma z)``."""
-    return np.asarray(patient_rate) * cp.met_rate_factor * np.exp(cp.met_rate_sigma * np.asarray(z))
+def metastasis_rate(patient_rate: Any, cp: ClinicalParams, z: Any, nodal: Any = False) -> Any:
+    """Growth rate of a metastasis: ``patient_rate * factor * exp(met_rate_sigma z)``, the
+    factor ``met_rate_factor`` in an organ and ``nodal_rate_factor`` in a lymph node
+    (``nodal`` true).
+
+    Examples
+    --------
+    >>> cp = clinical_params("breast")
+    >>> float(metastasis_rate(1.0, cp, 0.0)) == cp.met_rate_factor
+    True
+    >>> float(metastasis_rate(1.0, cp, 0.0, nodal=True)) == cp.nodal_rate_factor
+    True
+    """
+    factor = np.where(nodal, cp.nodal_rate_factor, cp.met_rate_factor)
+    return np.asarray(patient_rate) * factor * np.exp(cp.met_rate_sigma * np.asarray(z))
 
 
 # ============================================================================ patients

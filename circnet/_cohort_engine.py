@@ -405,7 +405,7 @@ def _awaken(
             site[here] = dest_sites[np.minimum(pick, dest_sites.size - 1)]
         col = column[owner]
         when = _invert(cum, m, hg, tg, col, ue[:, 1] * c_stop[col])
-        r = metastasis_rate(rate[pe], cp, special.ndtri(ue[:, 2]))
+        r = metastasis_rate(rate[pe], cp, special.ndtri(ue[:, 2]), site >= plan.n_organs)
         t_lim = gompertz_time(1.0, cp.avascular_limit_cells, r, cp.ceiling_cells)
         with np.errstate(divide="ignore"):
             wait = -np.log(ue[:, 3]) / cp.switch_rate if cp.switch_rate > 0 else np.inf

@@ -568,3 +568,19 @@ def test_lung_first_sites_lead_with_brain_bone_and_liver() -> None:
     assert first.iloc[:3].sum() > 0.6
     plain = simulate_cohort(male, "lung", 300, rng=32, years=5, tropism={})
     assert set(plain.first_sites().index[:2]) <= {"kidneys", "skeletal_muscle", "brain"}
+
+
+def test_nodal_deposits_grow_at_their_own_factor(model: circnet.TransportModel) -> None:
+    """Law 2: a colony's rate is the patient's rate times ``met_rate_factor`` in an organ
+    and ``nodal_rate_factor`` in a lymph node, times exp(met_rate_sigma Z)."""
+    res = simulate_cohort(model, "colon_rectum", 40, rng=4, years=3, keep_colonies=True)
+    cp, c = res.params, res.colonies
+    assert cp.nodal_rate_factor != cp.met_rate_factor
+    patient_rate = res.patients["growth_rate"].to_numpy()[c["patient"].to_numpy(int)]
+    nodal = c["site"].isin(circnet.lymph_nodes(model.body)).to_numpy()
+    factor = np.where(nodal, cp.nodal_rate_factor, cp.met_rate_factor)
+    z = np.log(c["rate"].to_numpy() / (patient_rate * factor)) / cp.met_rate_sigma
+    for part in (z[nodal], z[~nodal]):
+        assert part.size > 50
+        # awakening draws the rate independently of when and where: z ~ N(0, 1)
+        assert abs(part.mean()) < 4.0 / np.sqrt(part.size)
