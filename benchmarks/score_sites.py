@@ -12,6 +12,11 @@ scored involvements, and the multinomial deviance and Spearman correlation of
                 first of the male and female default bodies that has the primary organ);
 * ``profile``   the same body with the single default ``CellProfile()`` (one 15 um cell,
                 no shunt, adhesion, tissue lymph or transcoelomic shedding), for contrast;
+* ``flow``      the flattest physiological limit of the anatomy: no size arrest (a 1 nm
+                cell) and the same size-independent arrest, :data:`FLOW_ARREST` per
+                passage, in every capillary bed, lymph-node beds included. The CTC
+                half-life of hours asks for a per-pass arrest far below 1, where fates
+                follow blood flow (as Font-Clos et al.'s tracers do); nothing is fitted;
 
 then, on Font-Clos et al.'s 13 sites only (primaries they model), the same baselines,
 anatomy and their published blood-flow matrix (``circnet/data/fontclos2020_model.csv``).
@@ -45,6 +50,9 @@ from circnet.scoring import (
 )
 
 DATA = Path(circnet.__file__).resolve().parent / "data"
+#: Per-passage arrest of every capillary bed in the ``flow`` model (2 %; 0.2-30 % give
+#: DiSibio deviances of 21,200-22,800, all far above uniform's 12,640)
+FLOW_ARREST = 0.02
 SERIES = {"budczies2015": "Budczies et al. 2015", "schlageter2016": "Schlageter et al. 2016"}
 
 
@@ -79,6 +87,11 @@ def main() -> str:
         for sex, g in bodies.items()
     }
     profiles = {sex: circnet.TransportModel(g) for sex, g in bodies.items()}
+    flat = circnet.CellProfile(
+        diameter_um=0.001, lodging_width_um=0.001, adhesion_probability=FLOW_ARREST
+    )
+    flows = {sex: circnet.TransportModel(g, flat) for sex, g in bodies.items()}
+    kinds = {"anatomy": models, "profile": profiles, "flow": flows}
 
     def sex_of(primary: str) -> str:
         return "male" if primary in circnet.organs(bodies["male"]) else "female"
@@ -97,7 +110,8 @@ def main() -> str:
         "sites, floor 1e-6 (circnet.scoring). soil = DiSibio & French 2008 pooled site",
         "frequencies (training only, plus half a count per site: the Jeffreys prior).",
         "anatomy = circnet default body with the default CellPopulation; profile = the same",
-        "body with the single default CellProfile.",
+        "body with the single default CellProfile; flow = the same body with no size arrest",
+        f"and an arrest of {FLOW_ARREST:g} per passage in every bed (fates follow blood flow).",
         "",
     ]
     grand_unscorable: dict[str, int] = {}
@@ -108,7 +122,7 @@ def main() -> str:
     def fates_of(kind: str, sex: str, primary: str) -> pd.Series:
         key = (kind, sex, primary)
         if key not in fate_cache:
-            fate_cache[key] = (models if kind == "anatomy" else profiles)[sex].fates(primary)
+            fate_cache[key] = kinds[kind][sex].fates(primary)
         return fate_cache[key]
 
     checks: dict[str, pd.DataFrame] = {}
@@ -130,7 +144,8 @@ def main() -> str:
             "site not in the primary's body": 0,
             "site circnet's anatomy cannot reach": 0,
         }
-        anat_rows, prof_rows, keep = [], [], []
+        rows: dict[str, list[tuple[str, str, float]]] = {k: [] for k in kinds}
+        keep = []
         for r in val.itertuples():
             sex = sex_of(r.primary)
             fates = site_fates(bodies[sex], r.primary, r.site)
@@ -142,17 +157,18 @@ def main() -> str:
             if p <= 0.0:
                 unscorable["site circnet's anatomy cannot reach"] += int(r.count)
                 continue
-            g = fates_of("profile", sex, r.primary)
-            anat_rows.append((r.primary, r.site, p))
-            prof_rows.append((r.primary, r.site, float(sum(g.get(x, 0.0) for x in fates))))
+            rows["anatomy"].append((r.primary, r.site, p))
+            for kind in ("profile", "flow"):
+                g = fates_of(kind, sex, r.primary)
+                rows[kind].append((r.primary, r.site, float(sum(g.get(x, 0.0) for x in fates))))
             keep.append(r.Index)
         scored = val.loc[keep]
         obs = count_matrix(scored)
-        anatomy, profile = (
-            pd.DataFrame(rows, columns=["primary", "site", "p"]).pivot(
+        anatomy, profile, flow = (
+            pd.DataFrame(rows[k], columns=["primary", "site", "p"]).pivot(
                 index="primary", columns="site", values="p"
             )
-            for rows in (anat_rows, prof_rows)
+            for k in kinds
         )
         checks[name] = anatomy
         sites = list(obs.columns)
@@ -161,6 +177,7 @@ def main() -> str:
             "soil": soil_only_prediction(train, sites, missing="zero", smoothing="jeffreys"),
             "anatomy": anatomy,
             "profile": profile,
+            "flow": flow,
         }
         res = {k: score_predictions(obs, v) for k, v in preds.items()}
         lines += [f"## {title} (`{name}`): all scorable sites", ""]
@@ -177,6 +194,7 @@ def main() -> str:
                 "soil": soil_only_prediction(train, fsites, missing="zero", smoothing="jeffreys"),
                 "anatomy": anatomy,
                 "profile": profile,
+                "flow": flow,
                 "fontclos": fc_wide,
             }
             fres = {k: score_predictions(fc_obs, v) for k, v in fpreds.items()}
