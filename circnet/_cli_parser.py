@@ -414,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("clinical laws (the default)")
     g.add_argument(
         "--scenario", choices=SCENARIOS, default=None,
-        help="'surgery' (default): the primary (and its regional nodes) removed at diagnosis; "
-        "'natural': the untreated natural history",
+        help="'surgery' (default): the primary (and its regional nodes) removed at diagnosis, "
+        "unless it was made by symptoms of distant metastases; 'natural': the untreated "
+        "natural history",
     )  # fmt: skip
     g.add_argument(
         "--patient", type=_seed, default=None, metavar="K",

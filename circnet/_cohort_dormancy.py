@@ -23,7 +23,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["_weights", "_dormant", "_cumulative", "_interval", "_invert", "_cum_at"]
+__all__ = [
+    "_weights",
+    "_dormant",
+    "_cumulative",
+    "_interval",
+    "_invert",
+    "_cum_at",
+    "_integral_at",
+    "_linear_at",
+]
 
 
 def _weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,3 +132,26 @@ def _cum_at(
     x = np.clip(at - t[lo, cols], 0.0, hq)
     m0, m1 = m[lo, cols], m[lo + 1, cols]
     return cum[lo, cols] + m0 * x + (m1 - m0) * x * x / (2.0 * hq)
+
+
+def _integral_at(
+    lam_r: np.ndarray, lam_l: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Integral of ``lambda`` from 0 to ``at`` per column (linear between grid points)."""
+    cols = np.arange(at.size)
+    s = np.zeros_like(lam_r)
+    np.cumsum(0.5 * h * (lam_r[:-1] + lam_l[1:]), axis=0, out=s[1:])
+    lo = _interval(t, cols, at, inclusive=True)
+    hq = h[lo, cols]
+    x = np.clip(at - t[lo, cols], 0.0, hq)
+    a, b = lam_r[lo, cols], lam_l[lo + 1, cols]
+    return s[lo, cols] + a * x + (b - a) * x * x / (2.0 * hq)
+
+
+def _linear_at(m: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``m`` at ``at`` per column, linear between grid points."""
+    cols = np.arange(at.size)
+    lo = _interval(t, cols, at, inclusive=True)
+    hq = h[lo, cols]
+    x = np.clip(at - t[lo, cols], 0.0, hq)
+    return m[lo, cols] + (m[lo + 1, cols] - m[lo, cols]) * x / hq

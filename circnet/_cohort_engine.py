@@ -95,7 +95,14 @@ from ._clinical import (
     gompertz_time,
     metastasis_rate,
 )
-from ._cohort_dormancy import _cum_at, _cumulative, _dormant, _interval, _invert
+from ._cohort_dormancy import (
+    _cum_at,
+    _cumulative,
+    _dormant,
+    _integral_at,
+    _invert,
+    _linear_at,
+)
 from ._cohort_outcomes import PATIENT, death_day, outcomes, symptom_day
 from ._cohort_plan import Plan, make_plan
 from ._cohort_random import patient_keys, poisson_inverse, uniforms
@@ -464,26 +471,3 @@ def _symptoms(
     for k in tot:
         tot[k][who] = fresh[k][who]
     return new_day, operated & ~symp, symp & plan.surgery
-
-
-def _integral_at(
-    lam_r: np.ndarray, lam_l: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray
-) -> np.ndarray:
-    """Integral of ``lambda`` from 0 to ``at`` per column (linear between grid points)."""
-    cols = np.arange(at.size)
-    s = np.zeros_like(lam_r)
-    np.cumsum(0.5 * h * (lam_r[:-1] + lam_l[1:]), axis=0, out=s[1:])
-    lo = _interval(t, cols, at, inclusive=True)
-    hq = h[lo, cols]
-    x = np.clip(at - t[lo, cols], 0.0, hq)
-    a, b = lam_r[lo, cols], lam_l[lo + 1, cols]
-    return s[lo, cols] + a * x + (b - a) * x * x / (2.0 * hq)
-
-
-def _linear_at(m: np.ndarray, h: np.ndarray, t: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """``m`` at ``at`` per column, linear between grid points."""
-    cols = np.arange(at.size)
-    lo = _interval(t, cols, at, inclusive=True)
-    hq = h[lo, cols]
-    x = np.clip(at - t[lo, cols], 0.0, hq)
-    return m[lo, cols] + (m[lo + 1, cols] - m[lo, cols]) * x / hq

@@ -100,26 +100,11 @@ def symptom_day(plan: Any, col: dict[str, np.ndarray], d_day: np.ndarray) -> np.
         return out
     sub = {k: v[distant] for k, v in col.items()}
 
-    def held(at: np.ndarray) -> np.ndarray:
-        return np.bincount(sub["patient"], weights=_colony_cells(cp, sub, at), minlength=n)
+    def sick(at: np.ndarray) -> np.ndarray:
+        held = np.bincount(sub["patient"], weights=_colony_cells(cp, sub, at), minlength=n)
+        return held >= limit
 
-    hi = d_day.astype(float) - 1.0
-    lo = np.zeros(n)
-    ok = hi >= 1.0
-    sick = ok & (held(np.where(ok, hi, 0.0)) >= limit)
-    if not sick.any():
-        return out
-    lo, hi = np.where(sick, lo, 0.0), np.where(sick, hi, 0.0)
-    while True:
-        open_ = hi - lo > 1
-        if not open_.any():
-            break
-        mid = np.floor((lo + hi) / 2)
-        big = held(mid) >= limit
-        hi = np.where(open_ & big, mid, hi)
-        lo = np.where(open_ & ~big, mid, lo)
-    out[sick] = hi[sick]
-    return out
+    return _first_day(np.zeros(n), d_day.astype(float) - 1.0, sick)
 
 
 def death_day(
@@ -138,26 +123,34 @@ def death_day(
     have (an early generation), the day found is an upper bound of the true one.
     """
     lethal = plan.cp.lethal_burden_cells
-    out = np.full(d_day.size, np.inf)
-    hi = np.floor(np.minimum(upper, 1e15))
-    lo = d_day.astype(float)
+
+    def dead(at: np.ndarray) -> np.ndarray:
+        return burden(plan, col, at, d_day, rate, operated) >= lethal
+
+    return _first_day(d_day.astype(float), np.floor(np.minimum(upper, 1e15)), dead)
+
+
+def _first_day(lo: np.ndarray, hi: np.ndarray, reached: Any) -> np.ndarray:
+    """First whole day in ``(lo, hi]`` on which ``reached(day)`` holds, per patient (inf:
+    none), for a condition that, once reached, holds on every later day: bisection
+    (``reached`` takes an array of days, one per patient)."""
+    out = np.full(lo.size, np.inf)
     ok = hi > lo
     if not ok.any():
         return out
-    at = np.where(ok, hi, lo)
-    dies = ok & (burden(plan, col, at, d_day, rate, operated) >= lethal)
-    if not dies.any():
+    hit = ok & reached(np.where(ok, hi, lo))
+    if not hit.any():
         return out
-    lo, hi = np.where(dies, lo, 0.0), np.where(dies, hi, 0.0)
+    lo, hi = np.where(hit, lo, 0.0), np.where(hit, hi, 0.0)
     while True:
         open_ = hi - lo > 1
         if not open_.any():
             break
         mid = np.floor((lo + hi) / 2)
-        big = burden(plan, col, mid, d_day, rate, operated) >= lethal
+        big = reached(mid)
         hi = np.where(open_ & big, mid, hi)
         lo = np.where(open_ & ~big, mid, lo)
-    out[dies] = hi[dies]
+    out[hit] = hi[hit]
     return out
 
 

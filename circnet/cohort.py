@@ -407,7 +407,8 @@ def simulate_cohort(
     years : float
         Follow-up after diagnosis, years (default 10).
     scenario : {"surgery", "natural"}
-        Primary removed at diagnosis (default), or left untreated.
+        Primary removed at diagnosis (default; not after a diagnosis by symptoms of
+        distant metastases: law 3 of :mod:`circnet._clinical`), or left untreated.
     cells : CellProfile, optional
         Cells for a body graph (transport fates).
     params : ClinicalParams, optional

@@ -187,9 +187,9 @@ class PatientCourse:
     message : str
         What happened, in words.
     history_from_day : int
-        First day of the daily tables (0: from the first day of the course; else they
-        are shown from this day on, ``history_years`` before the diagnosis; events
-        before it are in :attr:`events` all the same).
+        First day of the daily tables, ``days[0]`` (0: from the first day of the course;
+        else they are shown from this day on, ``history_years`` before the diagnosis;
+        events before it are in :attr:`events` all the same).
 
     Examples
     --------
@@ -217,7 +217,11 @@ class PatientCourse:
     summary: pd.Series = field(repr=False)
     status: str = "finished"
     message: str = ""
-    history_from_day: int = 0
+
+    @property
+    def history_from_day(self) -> int:
+        """First day of the daily tables (``days[0]``; see ``history_years``)."""
+        return int(self.days[0])
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy per-site daily table (a copy)."""
@@ -307,7 +311,8 @@ def simulate_patient(
     years : float
         Follow-up after diagnosis, years (default 10).
     scenario : {"surgery", "natural"}
-        Primary removed at diagnosis (default), or left untreated.
+        Primary removed at diagnosis (default; not after a diagnosis by symptoms of
+        distant metastases: law 3 of :mod:`circnet._clinical`), or left untreated.
     cells : CellProfile, optional
         Cells for a body graph (transport fates).
     params : ClinicalParams, optional
@@ -444,5 +449,4 @@ def simulate_patient(
         summary=s,
         status=res.status,
         message=message,
-        history_from_day=int(f.days[0]),
     )

@@ -11,6 +11,7 @@ from scipy import stats
 
 import circnet
 from circnet._clinical import clinical_params, patient_seed
+from circnet._cohort_plan import Plan
 from circnet._cohort_random import patient_keys, philox_block, poisson_inverse, uniforms
 from circnet.cohort import CohortResult, kaplan_meier, simulate_cohort
 from circnet.errors import ParameterError, UnknownNameError
@@ -142,11 +143,11 @@ def test_events_are_consistent(cohort: CohortResult) -> None:
     assert not p["first_distant_site"].isin(["colon_rectum"]).any()
 
 
-def _colonies(res: CohortResult, plan: object) -> dict[str, np.ndarray]:
+def _colonies(res: CohortResult, plan: Plan) -> dict[str, np.ndarray]:
     c = res.colonies
     col = {k: c[k].to_numpy() for k in ("patient", "site", "awakened", "rate", "switch")}
     col["patient"] = col["patient"].astype(np.int64)
-    col["site"] = pd.Index(plan.sites).get_indexer(c["site"]).astype(np.int64)  # type: ignore[attr-defined]
+    col["site"] = pd.Index(plan.sites).get_indexer(c["site"]).astype(np.int64)
     return col
 
 
@@ -392,11 +393,9 @@ def test_death_is_the_first_day_of_a_lethal_burden(model: circnet.TransportModel
     from circnet._cohort_outcomes import burden
 
     res = simulate_cohort(model, "lung", 30, rng=9, years=10, keep_colonies=True)
-    p, c = res.patients, res.colonies
+    p = res.patients
     plan = make_plan(model, "lung", res.params, surgery=True, follow_up=3652.5, grid=8)
-    col = {k: c[k].to_numpy() for k in ("patient", "site", "awakened", "rate", "switch")}
-    col["patient"] = col["patient"].astype(np.int64)
-    col["site"] = pd.Index(plan.sites).get_indexer(c["site"]).astype(np.int64)
+    col = _colonies(res, plan)
     d, rate = p["diagnosis_day"].to_numpy(float), p["growth_rate"].to_numpy(float)
     lethal = res.params.lethal_burden_cells
     died = p["died_of_disease"].to_numpy()
