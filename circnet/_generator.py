@@ -61,6 +61,20 @@ def _moves(
     """Where flow carries a cell leaving ``node``: (entry state, share by flow) per out-edge
     of ``channel`` (any if None); the bed-to-tissue filtration edge carries no cells.
     ``cache`` keeps the shares per ``(node, channel)`` across subpopulations."""
+    return [
+        (state_label("transit", v, tag), share)
+        for v, share in _shares(g, kinds, node, channel, cache)
+    ]
+
+
+def _shares(
+    g: nx.DiGraph,
+    kinds: Mapping[Any, str],
+    node: Any,
+    channel: str | None,
+    cache: dict[tuple[Any, str | None], list[tuple[Any, float]]] | None = None,
+) -> list[tuple[Any, float]]:
+    """(next node, share by flow) per out-edge of ``node`` in ``channel``; see :func:`_moves`."""
     shares = None if cache is None else cache.get((node, channel))
     if shares is None:
         out = [
@@ -76,7 +90,7 @@ def _moves(
             shares.append((v, f / total))
         if cache is not None:
             cache[node, channel] = shares
-    return [(state_label("transit", v, tag), share) for v, share in shares]
+    return shares
 
 
 def state_space(
@@ -114,10 +128,10 @@ def generator(g: nx.DiGraph, cells: CellProfile | Profiles, space: StateSpace) -
     vals: list[float] = []
     index = space.index
 
-    def add(src: str, dst: str, rate: float) -> None:
+    def add(src: int, dst: int, rate: float) -> None:  # positions in ``space``
         if rate > 0:
-            rows.append(index(src))
-            cols.append(index(dst))
+            rows.append(src)
+            cols.append(dst)
             vals.append(rate)
 
     kinds = nx.get_node_attributes(g, "kind")
@@ -132,7 +146,7 @@ def generator(g: nx.DiGraph, cells: CellProfile | Profiles, space: StateSpace) -
     }
     cache: dict[tuple[Any, str | None], list[tuple[Any, float]]] = {}
     for tag, c in profiles:
-        _block(g, kinds, outflows, c, tag, add, cache)
+        _block(g, kinds, outflows, c, tag, add, cache, index)
     n_states = len(space)
     off = sp.coo_array((vals, (rows, cols)), shape=(n_states, n_states)).tocsr()
     off.sum_duplicates()
@@ -154,22 +168,30 @@ def _block(
     tag: str | None,
     add: Any,
     cache: dict[tuple[Any, str | None], list[tuple[Any, float]]],
+    index: Any,
 ) -> None:
-    """The rates of one subpopulation (its transient block and its exits to the fates)."""
+    """The rates of one subpopulation (its transient block and its exits to the fates);
+    ``add(src, dst, rate)`` takes positions in the state space, ``index`` gives them."""
+    positions: dict[tuple[str, Any], int] = {}
+    dead = index(DEAD)
 
-    def at(kind: str, site: Any) -> str:
-        return state_label(kind, site, tag)
+    def at(kind: str, site: Any) -> int:  # each label is built and looked up once per block
+        i = positions.get((kind, site))
+        if i is None:
+            fate = kind in ("colony", "node")
+            i = positions[kind, site] = index(state_label(kind, site, None if fate else tag))
+        return i
 
-    def spread(src: str, node: Any, rate: float, channel: str | None) -> None:
-        for dst, share in _moves(g, kinds, node, channel, tag, cache):
-            add(src, dst, rate * share)
+    def spread(src: int, node: Any, rate: float, channel: str | None) -> None:
+        for v, share in _shares(g, kinds, node, channel, cache):
+            add(src, at("transit", v), rate * share)
 
     for n, d in g.nodes(data=True):
         k = d["kind"]
         if k in ("pool", "lymph_duct"):
             s = at("transit", n)
             spread(s, n, outflows[n, None] / float(d["volume"]), None)
-            add(s, DEAD, cells.death_rate_blood if k == "pool" else cells.death_rate_lymph)
+            add(s, dead, cells.death_rate_blood if k == "pool" else cells.death_rate_lymph)
         elif k == "capillary_bed":
             s, lodged = at("transit", n), at("lodged", n)
             organ = d.get("organ")
@@ -177,7 +199,7 @@ def _block(
             p = cells.arrest(float(d["diameter"]), organ)
             add(s, lodged, q * p)
             spread(s, n, q * (1.0 - p), "blood")
-            add(s, DEAD, cells.death_rate_blood)
+            add(s, dead, cells.death_rate_blood)
             if organ is None:  # a lymph node's blood bed: extravasation into the node
                 t_l, p_ex = cells.lodged_time_min, cells.extravasation_probability
                 into = at("trapped", d["node_group"])
@@ -186,7 +208,7 @@ def _block(
                 p_ex = cells.site_value("extravasation_probability", organ)
                 into = at("tissue", organ)
             add(lodged, into, p_ex / t_l)
-            add(lodged, DEAD, (1.0 - p_ex) / t_l)
+            add(lodged, dead, (1.0 - p_ex) / t_l)
         elif k == "tissue":
             organ = d["organ"]
             s = at("tissue", organ)
@@ -196,20 +218,20 @@ def _block(
             if e > 0 and outflows[n, None] > 0:
                 spread(s, n, e / t_t, None)
                 stay = 1.0 - e
-                add(s, state_label("colony", organ), p_c * stay / t_t)
-                add(s, DEAD, (1.0 - p_c) * stay / t_t)
+                add(s, at("colony", organ), p_c * stay / t_t)
+                add(s, dead, (1.0 - p_c) * stay / t_t)
             else:
-                add(s, state_label("colony", organ), p_c / t_t)
-                add(s, DEAD, (1.0 - p_c) / t_t)
+                add(s, at("colony", organ), p_c / t_t)
+                add(s, dead, (1.0 - p_c) / t_t)
         elif k == "lymph_node":
             s, trapped = at("transit", n), at("trapped", n)
             q = outflows[n, None] / float(d["volume"])
             p = cells.site_value("trapping_probability", n)
             add(s, trapped, q * p)
             spread(s, n, q * (1.0 - p), None)
-            add(s, DEAD, cells.death_rate_lymph)
-            add(trapped, DEAD, cells.site_value("immune_kill_rate", n))
-            add(trapped, state_label("node", n), cells.site_value("nodal_growth_rate", n))
+            add(s, dead, cells.death_rate_lymph)
+            add(trapped, dead, cells.site_value("immune_kill_rate", n))
+            add(trapped, at("node", n), cells.site_value("nodal_growth_rate", n))
             spread(trapped, n, cells.site_value("node_release_rate", n), None)
 
 
