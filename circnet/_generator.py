@@ -243,6 +243,10 @@ def release(
     nodes: Sequence[Any],
     primary: str,
     weights: Sequence[float] = (1.0,),
+    *,
+    kinds: Mapping[Any, str] | None = None,
+    cache: dict[tuple[Any, str | None], list[tuple[Any, float]]] | None = None,
+    labels: pd.Index | None = None,
 ) -> pd.Series:
     """Where a cell shed at ``primary`` (an organ or a lymph-node group) enters the chain.
 
@@ -252,9 +256,16 @@ def release(
     has no lymph flow) and the rest its venous outflow; from a lymph-node group, cells
     leave with its efferent lymph. With several subpopulations, subpopulation ``i`` gets
     ``weights[i]`` of the cells, in its own block. A Series over the transient states.
+
+    A caller that releases from many sources of one body passes the same ``kinds`` (node
+    kinds), ``cache`` (flow shares per node) and ``labels`` (the transient states as an
+    Index) each time, so that they are built once.
     """
     profiles: Profiles = [(None, cells)] if isinstance(cells, CellProfile) else cells
-    kinds = nx.get_node_attributes(g, "kind")
+    if kinds is None:
+        kinds = nx.get_node_attributes(g, "kind")
+    if cache is None:
+        cache = {}
     p = np.zeros(space.n_transient)
     index = space.index
     if primary not in organ_names and primary not in nodes:
@@ -262,7 +273,6 @@ def release(
             f"unknown primary site {primary!r}: expected an organ "
             f"({', '.join(organ_names)}) or a lymph-node group"
         )
-    cache: dict[tuple[Any, str | None], list[tuple[Any, float]]] = {}
     if primary in organ_names:
         bed, tissue = bed_of(g, primary), tissue_of(g, primary)
         has_lymph = sum(float(d["flow"]) for _, _, d in g.out_edges(tissue, data=True)) > 0
@@ -286,7 +296,8 @@ def release(
         pour(bed, rest * (1.0 - lf), "blood")
         if lf > 0:
             pour(tissue, rest * lf, None)
-    return pd.Series(p, index=pd.Index(space.transient), name=f"release:{primary}")
+    index_ = pd.Index(space.transient) if labels is None else labels
+    return pd.Series(p, index=index_, name=f"release:{primary}")
 
 
 def initial_vector(space: StateSpace, initial: Any) -> np.ndarray:

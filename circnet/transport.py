@@ -162,6 +162,10 @@ class TransportModel:
         tags = [t for t, _ in self._blocks]
         self.state_space = _build.state_space(body, self._organs, self._nodes, tags)
         self.generator = _build.generator(body, self._blocks, self.state_space)
+        # built once for every release from this (private, unchanging) body
+        self._kinds = nx.get_node_attributes(body, "kind")
+        self._shares: dict[Any, Any] = {}
+        self._transient_index = pd.Index(self.state_space.transient)
         self._frozen = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -262,6 +266,9 @@ class TransportModel:
             self._nodes,
             primary,
             self.population.weights,
+            kinds=self._kinds,
+            cache=self._shares,
+            labels=self._transient_index,
         )
 
     def initial(self, initial: Any) -> np.ndarray:

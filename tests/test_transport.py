@@ -194,6 +194,28 @@ def test_release_without_lymph_puts_every_cell_in_blood(male_body):
     assert lymph == pytest.approx(model.cells.lymph_fraction, rel=1e-12)
 
 
+def test_release_reuses_routes_without_changing_them(female_body):
+    """A model builds the node kinds, flow shares and state index once for all its
+    releases; each release equals one built from scratch, in any order of sources."""
+    from circnet import _generator
+
+    model = circnet.TransportModel(female_body, circnet.CellPopulation.default(female_body))
+    sources = _all_sources(model)
+    first = {s: model.release(s) for s in reversed(sources)}
+    for s in sources:
+        fresh = _generator.release(
+            model.body,
+            model.state_space,
+            model._blocks,
+            model.organs,
+            model.lymph_nodes,
+            s,
+            model.population.weights,
+        )
+        pd.testing.assert_series_equal(model.release(s), fresh)
+        pd.testing.assert_series_equal(first[s], fresh)
+
+
 # ============================================================================ cross-checks
 def _all_sources(model):
     return list(model.organs) + list(model.lymph_nodes)
