@@ -127,7 +127,11 @@ def work_source(kind: str, n: int, solver: str) -> dict:
     ch = _chain(kind, n, None)
     q, nt, p0 = ch.generator, ch.n_transient, ch.source
     out = {"states": int(ch.n_states), "degree": round(ch.mean_out_degree, 2)}
-    import circnet  # imports outside the clock
+    import circnet
+
+    # ``import circnet`` is lazy: its first attribute access imports the solver
+    # modules (pandas, scipy.stats, ...; about 1-2 s), so resolve it outside the clock
+    circnet.AbsorbingChain  # noqa: B018
 
     base = _peak_mib()
     if solver != "pydtmc":
@@ -176,7 +180,11 @@ def work_fatematrix(kind: str, n: int, fates: int, solver: str) -> dict:
     ch = _chain(kind, n, fates)
     q, nt = ch.generator, ch.n_transient
     out = {"states": int(ch.n_states), "fates": int(ch.n_fates)}
-    import circnet  # imports outside the clock
+    import circnet
+
+    # ``import circnet`` is lazy: its first attribute access imports the solver
+    # modules (pandas, scipy.stats, ...; about 1-2 s), so resolve it outside the clock
+    circnet.AbsorbingChain  # noqa: B018
 
     if solver != "pydtmc":
         _start()
