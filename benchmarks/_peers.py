@@ -99,7 +99,20 @@ def _pydtmc_simulate(arrays: Any, cells: int, steps: int, start: int, seed: int)
     return time.perf_counter() - t
 
 
-_JOBS = {"pydtmc-simulate": _pydtmc_simulate}
+def _pydtmc_absorption(arrays: Any) -> float:
+    import warnings
+
+    from pydtmc import MarkovChain
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = time.perf_counter()
+        mc = MarkovChain(arrays["p"])
+        mc.absorption_probabilities()
+    return time.perf_counter() - t
+
+
+_JOBS = {"pydtmc-simulate": _pydtmc_simulate, "pydtmc-absorption": _pydtmc_absorption}
 
 
 if __name__ == "__main__":

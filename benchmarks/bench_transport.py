@@ -105,8 +105,16 @@ def _jump_chain(q, nt):
 def _pydtmc(q, nt) -> dict:
     import warnings
 
-    from _peers import try_import
+    from _peers import peer_python, run_peer, try_import
 
+    if peer_python():  # PyDTMC in its own venv (see benchmarks/README.md)
+        p = _jump_chain(q, nt)
+        _start()
+        try:
+            el = run_peer("pydtmc-absorption", {"p": p})
+        except RuntimeError as err:
+            return {"skipped": f"skipped: {str(err)[:80]}"}
+        return {"time": el, "check": "peer venv"}
     pydtmc, reason = try_import("pydtmc")
     if pydtmc is None:  # missing or broken (e.g. built for NumPy 1): skip with a note
         return {"skipped": f"skipped: {reason}"}
