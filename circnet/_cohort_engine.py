@@ -347,7 +347,7 @@ def _pairs(
     r_pair = np.repeat(every, ng)
     lr, ll, hn = lam_r[:, r_pair] * share, lam_l[:, r_pair] * share, hp[:, r_pair]
     where = p_pat[r_pair] * ng + np.tile(np.arange(ng), pairs.size)
-    node_alpha = alpha * (np.ones(ng) if plan.node_tropism is None else plan.node_tropism)
+    node_alpha = plan.node_awakening
     a_rows = np.tile(node_alpha, pairs.size)  # awakening rate of each row (tropism)
     if gen == 0:  # mean-field kill from the primary's own seeding
         mn = _dormant(lr, ll, hn, a_rows, (cp.nodal_kill_rate, cp.nodal_kill_saturation))

@@ -53,6 +53,14 @@ class Plan:
     #: tropism factor of each lymph-node group (None: all 1)
     node_tropism: np.ndarray | None = None
 
+    @property
+    def node_awakening(self) -> np.ndarray:
+        """Awakening rate of dormant cells in each lymph-node group: ``awakening_rate``
+        times the group's tropism factor (law 7)."""
+        n_nodes = len(self.sites) - self.n_organs
+        tropism = np.ones(n_nodes) if self.node_tropism is None else self.node_tropism
+        return self.cp.awakening_rate * np.asarray(tropism, dtype=float)
+
 
 def make_plan(
     model: TransportModel,

@@ -121,9 +121,7 @@ def _awakening(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     wake_org = np.full(n_org, cp.awakening_rate)
     for _, factor, group in plan.organ_groups:
         wake_org[group] = cp.awakening_rate * factor
-    n_nodes = len(plan.sites) - n_org
-    tropism = np.ones(n_nodes) if plan.node_tropism is None else plan.node_tropism
-    return wake_org, cp.awakening_rate * np.asarray(tropism, dtype=float)
+    return wake_org, plan.node_awakening
 
 
 def _recurrence(a: np.ndarray, b: np.ndarray, m0: np.ndarray | None = None) -> np.ndarray:
